@@ -1,0 +1,155 @@
+# mogen: a C daemon that feeds multi-output image models from a CSV.
+#
+#   make            build mogend, mogenctl, libmogen under $(BUILD)
+#   make test       install what is missing, build, run every test
+#   make demo       install what is missing, build, train on a real dataset
+#   make bench      benchmarks (see tests/bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# All output goes under $(BUILD) (default build/). SANITIZER=address,undefined
+# builds with sanitizers; `make test` does that itself in build/sanitize.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+PYTHON ?= .venv/bin/python
+SANITIZER ?=
+CFLAGS ?= -O2 -g
+
+# Libraries from Debian; pkg-config names.
+PKGS = libuv libturbojpeg spng libcjson
+
+WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -MMD -MP -fPIC \
+	-Idaemon -Iprotocol -Iclient/c $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+ALL_LDLIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+ifneq ($(SANITIZER),)
+ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+
+# The daemon's modules minus main.c form a static library that mogend,
+# mogenctl (validate reuses the loader) and the unit tests link.
+CORE_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+PROTO_SRC = $(wildcard protocol/*.c)
+CLIENT_SRC = $(wildcard client/c/*.c)
+CTL_SRC = $(wildcard client/ctl/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_HELPERS = $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c))
+BENCH_SRC = $(wildcard tests/bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+CORE_LIB = $(BUILD)/libmogend.a
+CLIENT_LIB = $(BUILD)/libmogen.a
+CLIENT_SO = $(BUILD)/libmogen.so
+MOGEND = $(BUILD)/mogend
+MOGENCTL = $(BUILD)/mogenctl
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.SECONDARY:
+
+.PHONY: all test unit sanitize pytest deps demo bench install clean fuzz
+
+all: $(MOGEND) $(MOGENCTL) $(CLIENT_LIB) $(CLIENT_SO) $(BUILD)/mogen.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC) $(PROTO_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLIENT_SO): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libmogen.so.1 -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
+
+$(BUILD)/mogen.pc: client/c/mogen.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+$(MOGEND): $(call obj,daemon/main.c) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(MOGENCTL): $(call obj,$(CTL_SRC)) $(CORE_LIB) $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c $(UNIT_HELPERS)) $(CORE_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+$(BUILD)/bench/%: $(call obj,tests/bench/%.c) $(CORE_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+# ---------------------------------------------------------------------------
+# Dependencies: installed only when missing, so the second run is instant.
+
+DEB_PKGS = build-essential pkg-config libuv1-dev libturbojpeg0-dev libspng-dev \
+	libcjson-dev libcmocka-dev python3-venv python3-numpy python3-pil \
+	python3-torch python3-torchvision python3-keras-preprocessing \
+	dataset-fashion-mnist clang libclang-rt-14-dev valgrind imagemagick
+# Keras 3 with the JAX backend from PyPI; numpy<2 keeps Debian's torch working.
+PIP_PKGS = "numpy<2" "keras>=3,<3.7" "jax[cpu]<0.4.31" pytest
+
+deps: .venv/.deps-ok
+
+.venv/.deps-ok: Makefile
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+	@[ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
+	.venv/bin/python -m pip install -q --disable-pip-version-check $(PIP_PKGS)
+	@touch $@
+
+# ---------------------------------------------------------------------------
+# Tests.
+
+unit: $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# in their own build directory so that objects never mix.
+sanitize:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
+		CFLAGS="-O1 -g" unit
+
+pytest: all
+	MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) --no-print-directory all unit
+	$(MAKE) --no-print-directory sanitize
+	$(MAKE) --no-print-directory pytest
+
+bench: deps all $(BENCH_BINS)
+	@sh tests/bench/run.sh $(BUILD)
+
+demo: deps all
+	$(PYTHON) client/python/examples/demo.py --build $(BUILD) $(if $(DATA),--data $(DATA))
+
+# ---------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(MOGEND) $(MOGENCTL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(CLIENT_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libmogen.so.1
+	ln -sf libmogen.so.1 $(DESTDIR)$(PREFIX)/lib/libmogen.so
+	install -m 644 client/c/mogen.h protocol/frame.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/mogen.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs every C unit-test binary given, each in its own process so that a
+# crash fails only that file, and ends with one summary line for the lot,
+# summed from cmocka's per-binary counts.
+passed=0
+failed=0
+for bin in "$@"; do
+    out=$("$bin" 2>&1)
+    status=$?
+    printf '%s\n' "$out"
+    run=$(printf '%s\n' "$out" | sed -n 's/^\[==========\] \([0-9]*\) test(s) run\./\1/p' | tail -n 1)
+    ok=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)
+    run=${run:-0}
+    ok=${ok:-0}
+    if [ "$status" -ne 0 ] && [ "$ok" -eq "$run" ]; then
+        # It crashed or failed outside cmocka's count: count the file as one failure.
+        echo "$bin: exited with status $status"
+        failed=$((failed + 1))
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + run - ok))
+done
+echo "unit: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
