@@ -39,6 +39,8 @@ CTL_SRC = $(wildcard client/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_HELPERS = $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c))
 BENCH_SRC = $(wildcard tests/bench/*.c)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -49,6 +51,10 @@ MOGEND = $(BUILD)/mogend
 MOGENCTL = $(BUILD)/mogenctl
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+# Seconds each fuzz target runs in `make test` (bounded so CI stays short).
+FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 
@@ -89,6 +95,32 @@ $(BUILD)/bench/%: $(call obj,tests/bench/%.c) $(CORE_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
+# Small programs that the Python tests drive (e.g. decode one file to raw
+# pixels so that pytest can compare them with PIL's).
+$(BUILD)/tools/%: $(call obj,tests/tools/%.c) $(CORE_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+# libFuzzer targets: each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
+# and is built with clang against the sources directly (not the gcc-built
+# libraries), with ASan + UBSan.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-Idaemon -Iprotocol -Iclient/c $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PROTO_SRC) $(ALL_LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+		echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			$(BUILD)/fuzz/corpus-$$(basename $$f) $$( [ -d tests/fuzz/seeds/$$(basename $$f) ] && echo tests/fuzz/seeds/$$(basename $$f) ) \
+			2>$(BUILD)/fuzz/$$(basename $$f).log || { tail -40 $(BUILD)/fuzz/$$(basename $$f).log; exit 1; }; \
+		tail -1 $(BUILD)/fuzz/$$(basename $$f).log; \
+	done
+
 # ---------------------------------------------------------------------------
 # Dependencies: installed only when missing, so the second run is instant.
 
@@ -123,12 +155,13 @@ sanitize:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
 		CFLAGS="-O1 -g" unit
 
-pytest: all
+pytest: all $(TOOL_BINS)
 	MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
 
 test: deps
 	$(MAKE) --no-print-directory all unit
 	$(MAKE) --no-print-directory sanitize
+	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory pytest
 
 bench: deps all $(BENCH_BINS)
