@@ -84,6 +84,9 @@ typedef struct ring {
 
 size_t tensor_dtype_size(tensor_dtype_t dtype);
 const char *tensor_dtype_name(tensor_dtype_t dtype);
+/* The dtype called name ("uint8", "int32", "int64", "float32", as on the
+ * wire), or -EINVAL. */
+int tensor_dtype_from_name(const char *name);
 
 void ring_layout_init(ring_layout_t *layout);
 /* Appends a tensor after the last one, aligned; returns its index. */
@@ -95,11 +98,13 @@ void ring_layout_free(ring_layout_t *layout);
 
 /*
  * Creates the shared memory for slot_count slots of layout (which the ring
- * takes over; the caller's copy is reset). name labels the memfd
- * ("mogen-train"). With shm_dir non-NULL the memory is a file
+ * takes over; the caller's copy is reset). name is the stream's name
+ * ("train"); it labels the memfd ("mogen-train"). With shm_dir non-NULL the memory is a file
  * shm_dir/mogen-<pid>-<name> created with mode (never world-readable: other
  * bits are masked off), else a memfd. Returns 0 or -errno with a message in
- * err naming the size that could not be reserved.
+ * err naming the size that could not be reserved. On failure nothing is
+ * left behind (no fd, no mapping, no file), *ring is zeroed with fd -1, and
+ * layout is still the caller's, unchanged.
  */
 int ring_create(ring_t *ring, const char *name, ring_layout_t *layout, uint32_t slot_count,
                 const char *shm_dir, mode_t mode, char *err, size_t errlen);
@@ -110,6 +115,12 @@ void ring_destroy(ring_t *ring);
 static inline uint8_t *ring_slot_data(const ring_t *ring, uint32_t slot)
 {
     return ring->base + (size_t)slot * ring->layout.slot_size;
+}
+
+/* Start of tensor `tensor` (an index into ring->layout) in slot `slot`. */
+static inline uint8_t *ring_slot_tensor(const ring_t *ring, uint32_t slot, size_t tensor)
+{
+    return ring_slot_data(ring, slot) + ring->layout.tensors[tensor].offset;
 }
 
 /* State transitions. Each asserts the state it starts from: calling one
