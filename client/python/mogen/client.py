@@ -1,0 +1,483 @@
+"""A mogen stream client: batches as NumPy views of the daemon's shared memory.
+
+Lifetime rule
+-------------
+With ``copy=False`` (the default) the arrays returned by
+:meth:`Client.next_batch` are read-only views of a ring slot that the daemon
+has leased to this client. They stay valid until the next batch is requested
+(``next_batch()``, the next step of ``epoch()`` or of ``iter(client)``) or the
+client is closed: at that moment the slot is RELEASEd and the daemon refills it
+with another batch, so old views silently show new bytes. Keep data longer by
+copying it (``np.array(x)``) or by creating the client with ``copy=True``, which
+returns owned arrays and releases the slot at once. Views never crash the
+process after close(): the mapping lives until the last view is gone.
+"""
+
+import errno
+import math
+import mmap
+import os
+import socket
+
+import numpy as np
+
+from . import protocol
+from .errors import (DaemonGone, DaemonNotRunning, MogenError, MogenTimeout, ProtocolError,
+                     daemon_error)
+from .protocol import MsgType
+
+_DTYPES = {
+    "uint8": np.dtype("u1"),
+    "int32": np.dtype("<i4"),
+    "int64": np.dtype("<i8"),
+    "float32": np.dtype("<f4"),
+}
+
+# Room for a few fds in one control message; the daemon sends one, and any
+# extra is closed rather than leaked.
+_MAX_FDS = 4
+_RECV_CHUNK = 1 << 16
+
+
+class Output:
+    """One model output as described by WELCOME.
+
+    Attributes: ``name`` (the tensor and Keras output name), ``kind``
+    (``"multi_class"`` or ``"multi_label"``), ``encoding`` (``"onehot"`` or
+    ``"index"``) and ``classes`` (class names in index order). Also readable
+    like a dict: ``output["classes"]``.
+    """
+
+    __slots__ = ("name", "kind", "encoding", "classes")
+
+    def __init__(self, name, kind, encoding, classes):
+        self.name = name
+        self.kind = kind
+        self.encoding = encoding
+        self.classes = classes
+
+    @property
+    def num_classes(self):
+        return len(self.classes)
+
+    def __getitem__(self, key):
+        if key not in self.__slots__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def keys(self):
+        return list(self.__slots__)
+
+    def __eq__(self, other):
+        return isinstance(other, Output) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def __repr__(self):
+        return (f"Output(name={self.name!r}, kind={self.kind!r}, encoding={self.encoding!r}, "
+                f"classes=<{len(self.classes)}>)")
+
+
+def _connect(socket_path, timeout):
+    """Returns a connected AF_UNIX stream socket or raises DaemonNotRunning."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+    except (FileNotFoundError, ConnectionRefusedError) as e:
+        sock.close()
+        raise DaemonNotRunning(socket_path, e.strerror or str(e)) from None
+    except PermissionError as e:
+        sock.close()
+        raise MogenError(f"permission denied on {socket_path}: is this user in the "
+                         f"socket's group? ({e.strerror})") from None
+    except socket.timeout:
+        sock.close()
+        raise MogenTimeout(f"connecting to {socket_path} timed out") from None
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _view(mm, t, base):
+    """Returns tensor t of the slot at byte base as a read-only array.
+
+    np.frombuffer holds a buffer export on the mmap for as long as any view
+    (or slice, or torch tensor made from one) lives, so mmap.close() cannot
+    unmap memory under a view: it raises BufferError and the mapping is
+    freed when the last view dies. (np.ndarray(buffer=mm) holds no export,
+    and reading a view after close() would crash the process.)
+    """
+    dtype = _DTYPES[t["dtype"]]
+    count = math.prod(t["shape"])
+    return np.frombuffer(mm, dtype, count, base + t["offset"]).reshape(t["shape"])
+
+
+class _Conn:
+    """A framed connection: sends frames, receives frames and any passed fds."""
+
+    def __init__(self, sock, socket_path):
+        self.sock = sock
+        self.path = socket_path
+        self.buf = bytearray()
+        self.fds = []  # fds received and not yet claimed, in arrival order
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+        except socket.timeout:
+            raise MogenTimeout(f"sending to mogend at {self.path} timed out") from None
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise DaemonGone(f"the connection to mogend at {self.path} was closed "
+                             f"({e.strerror})") from None
+
+    def _fill(self):
+        """Reads more bytes (and fds) into buf; raises DaemonGone at EOF."""
+        try:
+            data, ancdata, flags, _ = self.sock.recvmsg(
+                _RECV_CHUNK, socket.CMSG_SPACE(_MAX_FDS * 4))
+        except socket.timeout:
+            raise MogenTimeout(f"no reply from mogend at {self.path} within the timeout") \
+                from None
+        except ConnectionResetError as e:
+            raise DaemonGone(f"the connection to mogend at {self.path} was reset "
+                             f"({e.strerror})") from None
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(cdata) - len(cdata) % 4
+                self.fds.extend(np.frombuffer(cdata[:usable], dtype=np.intc).tolist())
+        if flags & socket.MSG_CTRUNC:
+            raise ProtocolError("the daemon passed more file descriptors than expected")
+        if not data:
+            raise DaemonGone(f"mogend at {self.path} closed the connection")
+        self.buf += data
+
+    def recv(self):
+        """Returns the next frame as (MsgType, body dict)."""
+        while True:
+            frame = protocol.decode_frame(self.buf)
+            if frame is not None:
+                msg_type, body, used = frame
+                del self.buf[:used]
+                return msg_type, body
+            self._fill()
+
+    def take_fd(self):
+        return self.fds.pop(0) if self.fds else None
+
+    def close(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+        self.sock.close()
+
+
+def status(socket_path, timeout=5.0):
+    """Returns the daemon's state (the STATUS_REPLY body) as a dict."""
+    socket_path = os.fspath(socket_path)
+    conn = _Conn(_connect(socket_path, timeout), socket_path)
+    try:
+        conn.send(protocol.encode_frame(MsgType.STATUS, {}))
+        msg_type, body = conn.recv()
+        if msg_type == MsgType.ERROR:
+            raise daemon_error(body)
+        if msg_type != MsgType.STATUS_REPLY:
+            raise ProtocolError(f"expected STATUS_REPLY, got {msg_type.name}")
+        return body
+    finally:
+        conn.close()
+
+
+def _need(body, key, kind, frame="WELCOME"):
+    if key not in body:
+        raise ProtocolError(f"{frame} lacks the field {key!r}")
+    value = body[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(f"{frame} field {key!r} is not an integer: {value!r}")
+    if kind is not int and not isinstance(value, kind):
+        raise ProtocolError(f"{frame} field {key!r} has the wrong type: {value!r}")
+    return value
+
+
+class Client:
+    """A connection to one stream of a running mogend.
+
+    ``Client(socket_path, stream, start=None, rank=0, world=1, copy=False,
+    timeout=None)`` connects, sends HELLO, receives WELCOME and the shared
+    memory fd, and maps the ring read-only.
+
+    - ``start``: ``(epoch, batch)`` to resume at (e.g. a saved
+      :attr:`position`); None joins the stream where it is.
+    - ``rank``, ``world``: receive only the batches with
+      ``batch % world == rank`` (one daemon per node, same seed).
+    - ``copy``: False gives zero-copy read-only views (see the lifetime rule
+      below); True gives owned, writable arrays.
+    - ``timeout``: seconds to wait for any reply (None waits forever);
+      expiry raises MogenTimeout.
+
+    Lifetime rule: with ``copy=False`` the arrays of a batch stay valid until
+    the next batch is requested (``next_batch()``, the next step of
+    ``epoch()`` or of ``iter(client)``) or ``close()``; then the slot goes back
+    to the daemon, which overwrites it. Copy what you keep longer, or use
+    ``copy=True``.
+
+    Attributes: ``outputs`` (list of :class:`Output`), ``output_names``,
+    ``steps_per_epoch``, ``batch_size``, ``rows``, ``image`` (dict),
+    ``tensors`` (dict name -> WELCOME tensor entry), ``position``
+    (``(epoch, batch)`` of the next batch; pass it as ``start`` to resume),
+    ``welcome`` (the whole WELCOME body).
+    """
+
+    def __init__(self, socket_path, stream, start=None, rank=0, world=1, copy=False,
+                 timeout=None, want_fd=True):
+        self.socket_path = os.fspath(socket_path)
+        self.stream = stream
+        self.copy = bool(copy)
+        self.rank = int(rank)
+        self.world = int(world)
+        if self.world < 1 or not 0 <= self.rank < self.world:
+            raise ValueError(f"rank {rank} is not in [0, world={world})")
+        self._conn = None
+        self._mm = None
+        self._held = None  # slot index leased to us, or None
+        self._views = []
+        self._closed = False
+        self._conn = _Conn(_connect(self.socket_path, timeout), self.socket_path)
+        try:
+            self._conn.send(protocol.encode_frame(
+                MsgType.HELLO, protocol.hello(stream, start, rank, world, want_fd)))
+            msg_type, body = self._conn.recv()
+            if msg_type == MsgType.ERROR:
+                raise daemon_error(body)
+            if msg_type != MsgType.WELCOME:
+                raise ProtocolError(f"expected WELCOME after HELLO, got {msg_type.name}")
+            self._setup(body, want_fd)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- handshake ---------------------------------------------------------
+
+    def _setup(self, w, want_fd):
+        self.welcome = w
+        self.batch_size = _need(w, "batch_size", int)
+        self.steps_per_epoch = _need(w, "steps_per_epoch", int)
+        self.rows = w.get("rows")
+        self.slot_count = _need(w, "slot_count", int)
+        self.slot_size = _need(w, "slot_size", int)
+        self.shm_size = _need(w, "shm_size", int)
+        self.image = w.get("image") or {}
+        self.position = (int(w.get("epoch", 0)), int(w.get("batch", 0)))
+        if self.slot_count < 1 or self.slot_size < 1:
+            raise ProtocolError(f"WELCOME has slot_count {self.slot_count}, "
+                                f"slot_size {self.slot_size}")
+        if self.slot_count * self.slot_size > self.shm_size:
+            raise ProtocolError(f"{self.slot_count} slots of {self.slot_size} bytes do not fit "
+                                f"in shm_size {self.shm_size}")
+
+        self.outputs = []
+        for o in _need(w, "outputs", list):
+            if not isinstance(o, dict) or not isinstance(o.get("name"), str):
+                raise ProtocolError(f"WELCOME output entry is malformed: {o!r}")
+            self.outputs.append(Output(o["name"], o.get("kind", "multi_class"),
+                                       o.get("encoding", "onehot"), list(o.get("classes", []))))
+        self.output_names = [o.name for o in self.outputs]
+
+        self.tensors = {}
+        for t in _need(w, "tensors", list):
+            self._check_tensor(t)
+            self.tensors[t["name"]] = t
+        for name in ["x"] + self.output_names:
+            if name not in self.tensors:
+                raise ProtocolError(f"WELCOME has no tensor named {name!r}")
+
+        fd = self._conn.take_fd()
+        if fd is None:
+            if want_fd:
+                raise ProtocolError("WELCOME arrived without the shared-memory fd")
+            path = w.get("shm_path")
+            if not path:
+                raise ProtocolError("want_fd=False but WELCOME has no shm_path")
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            if size < self.shm_size:
+                raise ProtocolError(f"the shared memory is {size} bytes, WELCOME says "
+                                    f"shm_size {self.shm_size}")
+            self._mm = mmap.mmap(fd, self.shm_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)  # the mapping keeps the memory alive
+
+        for slot in range(self.slot_count):
+            base = slot * self.slot_size
+            self._views.append({
+                name: _view(self._mm, t, base) for name, t in self.tensors.items()})
+
+    def _check_tensor(self, t):
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+            raise ProtocolError(f"WELCOME tensor entry is malformed: {t!r}")
+        name = t["name"]
+        if t.get("dtype") not in _DTYPES:
+            raise ProtocolError(f"tensor {name!r} has unsupported dtype {t.get('dtype')!r}")
+        shape = t.get("shape")
+        if (not isinstance(shape, list) or not shape
+                or not all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise ProtocolError(f"tensor {name!r} has a bad shape {shape!r}")
+        offset = _need(t, "offset", int, f"tensor {name!r}")
+        nbytes = math.prod(shape) * _DTYPES[t["dtype"]].itemsize
+        if offset < 0 or offset + nbytes > self.slot_size:
+            raise ProtocolError(f"tensor {name!r} ({nbytes} bytes at offset {offset}) does not "
+                                f"fit in a slot of {self.slot_size} bytes")
+        if "bytes" in t and t["bytes"] < nbytes:
+            raise ProtocolError(f"tensor {name!r} says {t['bytes']} bytes but its shape needs "
+                                f"{nbytes}")
+
+    # -- batches -----------------------------------------------------------
+
+    def _release_frame(self):
+        """Returns the RELEASE frame for the held slot (b"" if none) and forgets it."""
+        if self._held is None:
+            return b""
+        slot, self._held = self._held, None
+        return protocol.encode_frame(MsgType.RELEASE, {"slot": slot})
+
+    def _advance(self, epoch, batch):
+        """Sets position to the batch this rank receives after (epoch, batch)."""
+        total = self.welcome.get("batches_per_epoch")
+        if total is None:
+            if self.world == 1:
+                total = self.steps_per_epoch
+            elif self.rows is not None:
+                whole = (math.floor if self.welcome.get("drop_last") else math.ceil)
+                total = whole(self.rows / self.batch_size)
+            else:
+                total = self.steps_per_epoch * self.world
+        nxt = batch + self.world
+        self.position = (epoch, nxt) if nxt < total else (epoch + 1, self.rank)
+
+    def _next(self):
+        """Requests one batch. Returns (x, y, info), or None at END_OF_EPOCH."""
+        if self._closed:
+            raise MogenError("the client is closed")
+        self._conn.send(self._release_frame() + protocol.encode_frame(MsgType.NEXT, {}))
+        msg_type, body = self._conn.recv()
+        if msg_type == MsgType.END_OF_EPOCH:
+            epoch = body.get("epoch")
+            if isinstance(epoch, int) and self.position[0] <= epoch:
+                self.position = (epoch + 1, self.rank)
+            return None
+        if msg_type == MsgType.ERROR:
+            raise daemon_error(body)
+        if msg_type != MsgType.BATCH:
+            raise ProtocolError(f"expected BATCH or END_OF_EPOCH after NEXT, got "
+                                f"{msg_type.name}")
+        slot = _need(body, "slot", int, "BATCH")
+        size = _need(body, "size", int, "BATCH")
+        epoch = _need(body, "epoch", int, "BATCH")
+        batch = _need(body, "batch", int, "BATCH")
+        if not 0 <= slot < self.slot_count:
+            raise ProtocolError(f"BATCH names slot {slot} of {self.slot_count}")
+        self._held = slot
+        views = self._views[slot]
+        if not 0 <= size <= views["x"].shape[0]:
+            raise ProtocolError(f"BATCH size {size} exceeds the slot's {views['x'].shape[0]}")
+        self._advance(epoch, batch)
+
+        x = views["x"][:size]
+        y = {name: views[name][:size] for name in self.output_names}
+        info = {"epoch": epoch, "batch": batch, "size": size, "slot": slot,
+                "errors": list(body.get("errors") or [])}
+        info["row_ids"] = (views["row_ids"][:size].copy() if "row_ids" in views
+                           else np.empty(0, np.int64))
+        info["failed"] = (views["errors"][:size].astype(bool) if "errors" in views
+                          else np.zeros(size, bool))
+        if self.copy:
+            x = x.copy()
+            y = {k: v.copy() for k, v in y.items()}
+            # Nothing refers to the slot any more: give it back right away.
+            self._conn.send(self._release_frame())
+        return x, y, info
+
+    def next_batch(self):
+        """Returns the next batch as ``(x, y, info)``, crossing epoch ends.
+
+        ``x``: the images, first ``size`` samples (``[size, H, W, C]`` for
+        NHWC). ``y``: ``{output_name: labels}``, the structure Keras
+        ``model.fit`` takes for a multi-output model. ``info``: ``epoch``,
+        ``batch``, ``size``, ``slot``, ``row_ids`` (CSV data rows, owned
+        int64 array), ``failed`` (owned bool mask of stand-in samples) and
+        ``errors`` (the daemon's list of failed files).
+
+        Releases the previously returned batch first: see the lifetime rule.
+        """
+        while True:
+            item = self._next()
+            if item is not None:
+                return item
+
+    def epoch(self):
+        """Yields ``(x, y, info)`` until the end of the current epoch.
+
+        Started at an epoch boundary, this is one full pass; started mid-epoch
+        (after ``next_batch()`` calls, or with ``start`` inside an epoch) it
+        yields the rest of that epoch. The lifetime rule applies to each batch.
+        """
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            yield item
+
+    def __iter__(self):
+        """An endless generator of ``(x, y)``, e.g. for
+        ``model.fit(iter(client), steps_per_epoch=client.steps_per_epoch)``.
+
+        Keras prefetches batches, so give it owned arrays: create the client
+        with ``copy=True`` (or use mogen.keras.Sequence)."""
+        while True:
+            x, y, _ = self.next_batch()
+            yield x, y
+
+    def release(self):
+        """Gives the held slot back now (its views become invalid)."""
+        if self._held is not None and not self._closed:
+            self._conn.send(self._release_frame())
+
+    def status(self):
+        """Returns the daemon's STATUS_REPLY over a separate control connection."""
+        return status(self.socket_path)
+
+    def close(self):
+        """Closes the connection; the daemon releases every slot we held."""
+        if self._closed:
+            return
+        self._closed = True
+        self._held = None
+        if self._conn is not None:
+            self._conn.close()
+        self._views = []
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:
+                pass  # views handed out still use it; it unmaps when they are gone
+            self._mm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "closed" if self._closed else f"position={self.position}"
+        return f"<mogen.Client {self.socket_path} stream={self.stream!r} {state}>"

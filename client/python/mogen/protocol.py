@@ -1,0 +1,127 @@
+"""The mogen wire format (docs/protocol.md), as pure functions over bytes.
+
+A frame is an 8-byte header followed by a body::
+
+    bytes 0..1  magic  b"MG"
+    bytes 2..3  type   unsigned 16-bit little-endian (HELLO = 1, ...)
+    bytes 4..7  length unsigned 32-bit little-endian, bytes of body that follow
+    bytes 8..   body   UTF-8 JSON object, or empty
+
+Nothing here touches a socket; mogen.client does the I/O.
+"""
+
+import enum
+import json
+import struct
+
+from .errors import ProtocolError
+
+VERSION = 1
+HEADER_SIZE = 8
+MAGIC = b"MG"
+
+# A client's body may be at most 64 KiB (requests are small JSON objects);
+# the daemon's at most 16 MiB (WELCOME lists every class name).
+MAX_REQUEST = 64 * 1024
+MAX_REPLY = 16 * 1024 * 1024
+
+_HEADER = struct.Struct("<2sHI")
+
+
+class MsgType(enum.IntEnum):
+    HELLO = 1
+    WELCOME = 2
+    NEXT = 3
+    BATCH = 4
+    END_OF_EPOCH = 5
+    RELEASE = 6
+    STATUS = 7
+    STATUS_REPLY = 8
+    ERROR = 9
+
+
+def encode_header(msg_type, length):
+    """Returns the 8-byte header for a body of ``length`` bytes."""
+    if not 0 <= int(msg_type) <= 0xFFFF:
+        raise ValueError(f"message type {msg_type} does not fit in 16 bits")
+    if not 0 <= length <= 0xFFFFFFFF:
+        raise ValueError(f"body length {length} does not fit in 32 bits")
+    return _HEADER.pack(MAGIC, int(msg_type), length)
+
+
+def encode_body(body):
+    """Returns the JSON bytes of a body: a dict, or None/{} for an empty body."""
+    if body is None:
+        return b""
+    if not isinstance(body, dict):
+        raise TypeError(f"a frame body is a JSON object (dict), not {type(body).__name__}")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_frame(msg_type, body=None, max_body=MAX_REQUEST):
+    """Returns header + JSON body as bytes, refusing bodies over ``max_body``."""
+    data = encode_body(body)
+    if len(data) > max_body:
+        raise ValueError(f"frame body of {len(data)} bytes exceeds the limit of {max_body}")
+    return encode_header(msg_type, len(data)) + data
+
+
+def decode_header(buf, max_body=MAX_REPLY):
+    """Parses the first 8 bytes of ``buf``.
+
+    Returns None when fewer than 8 bytes are available, else ``(type, length)``
+    where ``type`` is a :class:`MsgType`. Raises ProtocolError for a bad magic,
+    an unknown type or a body over ``max_body``.
+    """
+    if len(buf) < HEADER_SIZE:
+        return None
+    magic, msg_type, length = _HEADER.unpack_from(bytes(buf[:HEADER_SIZE]))
+    if magic != MAGIC:
+        raise ProtocolError(f"bad frame magic {magic!r} (expected {MAGIC!r}); "
+                            f"is this a mogen socket?")
+    try:
+        msg_type = MsgType(msg_type)
+    except ValueError:
+        raise ProtocolError(f"unknown frame type {msg_type}") from None
+    if length > max_body:
+        raise ProtocolError(f"frame body of {length} bytes exceeds the limit of {max_body}")
+    return msg_type, length
+
+
+def decode_body(data):
+    """Parses a body: empty -> {}, else a JSON object (ProtocolError otherwise)."""
+    if len(data) == 0:
+        return {}
+    try:
+        body = json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ProtocolError(f"frame body is not valid UTF-8 JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"frame body is JSON but not an object: {type(body).__name__}")
+    return body
+
+
+def decode_frame(buf, max_body=MAX_REPLY):
+    """Parses one frame from the start of ``buf``.
+
+    Returns None when ``buf`` does not yet hold a whole frame, else
+    ``(type, body_dict, consumed_bytes)``.
+    """
+    hdr = decode_header(buf, max_body)
+    if hdr is None:
+        return None
+    msg_type, length = hdr
+    end = HEADER_SIZE + length
+    if len(buf) < end:
+        return None
+    return msg_type, decode_body(buf[HEADER_SIZE:end]), end
+
+
+def hello(stream, start=None, rank=0, world=1, want_fd=True, version=VERSION):
+    """Returns the HELLO body for ``stream``; ``start`` is (epoch, batch) or None."""
+    body = {"version": version, "stream": stream, "rank": int(rank), "world": int(world),
+            "want_fd": bool(want_fd)}
+    if start is not None:
+        epoch, batch = start
+        body["start"] = {"epoch": int(epoch), "batch": int(batch)}
+    return body
