@@ -1,0 +1,323 @@
+/*
+ * conn.c: one client connection from accept to free: the read buffer and
+ * frame splitting, queued writes and their ceiling, and closing.
+ *
+ * A connection is freed only in its close callback; everything that closes
+ * one during a callback marks it closing and lets libuv finish, so no code
+ * ever touches a freed connection.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+
+#include "alloc.h"
+#include "frame.h"
+#include "internal.h"
+#include "log.h"
+
+/* Bytes asked of the kernel per read; requests are small. */
+#define CONN_READ_CHUNK 16384
+
+/* A write in flight: the request and the bytes it sends. */
+typedef struct conn_write {
+    uv_write_t req;
+    uv_buf_t buf;
+} conn_write_t;
+
+conn_t *conn_create(daemon_t *d)
+{
+    conn_t *conn = mogen_calloc(1, sizeof(*conn));
+    server_t *server = &d->server;
+
+    uv_pipe_init(d->loop, &conn->handle, 0);
+    conn->handle.data = conn;
+    conn->daemon = d;
+    conn->id = ++server->next_conn_id;
+    conn->feed = -1;
+    conn->connected_ns = daemon_now_ns();
+    conn->next = server->conns;
+    if (server->conns != NULL)
+        server->conns->prev = conn;
+    server->conns = conn;
+    server->conn_count++;
+    return conn;
+}
+
+void conn_on_closed(uv_handle_t *handle)
+{
+    conn_t *conn = handle->data;
+    mogen_free(conn->rbuf);
+    mogen_free(conn);
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status)
+{
+    uv_handle_t *handle = (uv_handle_t *)req->handle;
+    (void)status;
+    mogen_free(req);
+    /* At daemon stop the handle may have been closed while draining. */
+    if (!uv_is_closing(handle))
+        uv_close(handle, conn_on_closed);
+}
+
+void conn_close(conn_t *conn)
+{
+    daemon_t *d = conn->daemon;
+    server_t *server = &d->server;
+
+    if (conn->closing)
+        return;
+    conn->closing = 1;
+    if (conn->feed >= 0) {
+        feed_t *feed = &d->feeds[conn->feed];
+        uint32_t held = conn->leases;
+        feed_detach(feed, conn);
+        conn->feed = -1;
+        if (held > 0)
+            log_info("client %llu closed holding %u slot%s of stream %s; they are free again",
+                     (unsigned long long)conn->id, held, held == 1 ? "" : "s",
+                     feed->config->name);
+        worker_pool_pump(&d->pool);
+    }
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        server->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+    server->conn_count--;
+    uv_read_stop((uv_stream_t *)&conn->handle);
+    /* Let queued replies (often the ERROR that explains the close) reach the
+     * client first: shut the write side down after them, then close. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) > 0 && !d->stopping) {
+        uv_shutdown_t *req = mogen_malloc(sizeof(*req));
+        if (uv_shutdown(req, (uv_stream_t *)&conn->handle, conn_on_shutdown) == 0)
+            return;
+        mogen_free(req);
+    }
+    uv_close((uv_handle_t *)&conn->handle, conn_on_closed);
+}
+
+static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    conn_t *conn = handle->data;
+    (void)suggested;
+
+    if (conn->rcap - conn->rlen < CONN_READ_CHUNK) {
+        conn->rcap = conn->rlen + CONN_READ_CHUNK;
+        conn->rbuf = mogen_realloc(conn->rbuf, conn->rcap);
+    }
+    buf->base = (char *)conn->rbuf + conn->rlen;
+    buf->len = conn->rcap - conn->rlen;
+}
+
+/*
+ * Splits the buffered bytes into frames and hands each whole one to the
+ * service. A bad header closes the connection after an ERROR; a frame's body
+ * is buffered only after its header passed the size check, so the buffer
+ * never grows past one request plus one read.
+ */
+static void conn_process(conn_t *conn)
+{
+    size_t consumed = 0;
+
+    while (!conn->closing) {
+        mogen_frame_header_t hdr;
+        int rc = mogen_frame_decode_header(conn->rbuf + consumed, conn->rlen - consumed,
+                                           MOGEN_FRAME_MAX_REQUEST, &hdr);
+        if (rc == 0)
+            break;
+        if (rc == -EMSGSIZE) {
+            conn_send_error(conn, "bad_frame", 1, "frame body of %u bytes is over the %u-byte limit",
+                            hdr.length, MOGEN_FRAME_MAX_REQUEST);
+            break;
+        }
+        if (rc < 0) {
+            conn_send_error(conn, "bad_frame", 1,
+                            "not a mogen frame (bad magic or unknown message type)");
+            break;
+        }
+        if (conn->rlen - consumed < MOGEN_FRAME_HEADER_SIZE + (size_t)hdr.length)
+            break;
+        service_handle(conn, hdr.type, conn->rbuf + consumed + MOGEN_FRAME_HEADER_SIZE,
+                       hdr.length);
+        consumed += MOGEN_FRAME_HEADER_SIZE + hdr.length;
+    }
+    if (conn->closing)
+        return;
+    memmove(conn->rbuf, conn->rbuf + consumed, conn->rlen - consumed);
+    conn->rlen -= consumed;
+}
+
+static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *conn = stream->data;
+    (void)buf;
+
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug("client %llu: read failed: %s", (unsigned long long)conn->id,
+                      uv_strerror((int)nread));
+        conn_close(conn);
+        return;
+    }
+    conn->rlen += (size_t)nread;
+    conn_process(conn);
+}
+
+void conn_start(conn_t *conn)
+{
+    int rc = uv_read_start((uv_stream_t *)&conn->handle, conn_on_alloc, conn_on_read);
+    if (rc < 0) {
+        log_warn("client %llu: cannot read: %s", (unsigned long long)conn->id, uv_strerror(rc));
+        conn_close(conn);
+    }
+}
+
+static void conn_on_written(uv_write_t *req, int status)
+{
+    conn_write_t *w = (conn_write_t *)req;
+    (void)status;
+    mogen_free(w->buf.base);
+    mogen_free(w);
+}
+
+/* Queues bytes[0..len) (taking ownership). Returns 0 or -errno; a client that
+ * has let too much pile up is closed. */
+static int conn_queue(conn_t *conn, uint8_t *bytes, size_t len)
+{
+    conn_write_t *w;
+    int rc;
+
+    if (conn->closing) {
+        mogen_free(bytes);
+        return -EPIPE;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) + len > CONN_MAX_PENDING_WRITE) {
+        log_warn("client %llu stopped reading (over %u bytes queued); closing it",
+                 (unsigned long long)conn->id, CONN_MAX_PENDING_WRITE);
+        mogen_free(bytes);
+        conn_close(conn);
+        return -ENOBUFS;
+    }
+    w = mogen_malloc(sizeof(*w));
+    w->buf = uv_buf_init((char *)bytes, (unsigned int)len);
+    rc = uv_write(&w->req, (uv_stream_t *)&conn->handle, &w->buf, 1, conn_on_written);
+    if (rc < 0) {
+        mogen_free(bytes);
+        mogen_free(w);
+        conn_close(conn);
+        return rc;
+    }
+    return 0;
+}
+
+/* Encodes a frame into a new buffer; *len receives its size. */
+static uint8_t *conn_encode(uint16_t type, const cJSON *body, size_t *len)
+{
+    char *json = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+    size_t body_len = json != NULL ? strlen(json) : 0;
+    uint8_t *frame = mogen_malloc(MOGEN_FRAME_HEADER_SIZE + body_len);
+
+    mogen_frame_encode_header(frame, type, (uint32_t)body_len);
+    if (body_len > 0)
+        memcpy(frame + MOGEN_FRAME_HEADER_SIZE, json, body_len);
+    cJSON_free(json);
+    *len = MOGEN_FRAME_HEADER_SIZE + body_len;
+    return frame;
+}
+
+int conn_send(conn_t *conn, uint16_t type, const cJSON *body)
+{
+    size_t len;
+    uint8_t *frame = conn_encode(type, body, &len);
+    return conn_queue(conn, frame, len);
+}
+
+/*
+ * Sends a frame with fd attached to its first byte. libuv can pass only its
+ * own handles, so this uses sendmsg() directly; it is legal only while
+ * nothing else is queued on the connection (true at HELLO), so that the
+ * bytes stay in order. Whatever the kernel did not take is queued normally.
+ */
+int conn_send_with_fd(conn_t *conn, uint16_t type, const cJSON *body, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct msghdr msg;
+    struct iovec iov;
+    struct cmsghdr *cmsg;
+    uv_os_fd_t sock;
+    size_t len;
+    ssize_t sent;
+    uint8_t *frame;
+
+    if (conn->closing)
+        return -EPIPE;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) > 0)
+        return -EBUSY;
+    if (uv_fileno((uv_handle_t *)&conn->handle, &sock) < 0)
+        return -EBADF;
+    frame = conn_encode(type, body, &len);
+
+    memset(&msg, 0, sizeof(msg));
+    memset(&control, 0, sizeof(control));
+    iov.iov_base = frame;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+
+    do
+        sent = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0) {
+        int rc = -errno;
+        mogen_free(frame);
+        return rc;
+    }
+    if ((size_t)sent == len) {
+        mogen_free(frame);
+        return 0;
+    }
+    {
+        size_t rest = len - (size_t)sent;
+        uint8_t *tail = mogen_malloc(rest);
+        memcpy(tail, frame + sent, rest);
+        mogen_free(frame);
+        return conn_queue(conn, tail, rest);
+    }
+}
+
+void conn_send_error(conn_t *conn, const char *code, int close_after, const char *fmt, ...)
+{
+    char message[512];
+    cJSON *body;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    log_info("client %llu: %s: %s%s", (unsigned long long)conn->id, code, message,
+             close_after ? " (closing it)" : "");
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "code", code);
+    cJSON_AddStringToObject(body, "message", message);
+    conn_send(conn, MOGEN_MSG_ERROR, body);
+    cJSON_Delete(body);
+    if (close_after)
+        conn_close(conn);
+}

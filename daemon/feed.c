@@ -1,0 +1,337 @@
+/*
+ * feed.c: one stream at run time: its ring of slots, which batch goes into
+ * which slot, and which client gets which batch, in order.
+ *
+ * Two cursors walk the stream's batches for this daemon's rank: the produce
+ * cursor (the next batch to give to a worker) and the deliver cursor (the
+ * next batch to hand to a client). Slots are claimed in produce order and
+ * handed out in deliver order, so clients always see batches in index order
+ * even when workers finish out of order. This file is the only place that
+ * changes slot states.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+#include "log.h"
+
+/* Adds the tensors of one slot: images, one per output, row ids, error flags. */
+static void feed_build_layout(const feed_t *feed, ring_layout_t *layout)
+{
+    const config_t *cfg = feed->daemon->config;
+    const dataset_t *ds = feed->daemon->dataset;
+    uint64_t batch = feed->config->batch_size;
+    uint64_t channels = cfg->image.color == COLOR_GRAYSCALE ? 1 : 3;
+    tensor_dtype_t pixel = cfg->image.dtype == DTYPE_FLOAT32 ? TENSOR_FLOAT32 : TENSOR_UINT8;
+    uint64_t shape[RING_MAX_DIMS];
+
+    ring_layout_init(layout);
+    shape[0] = batch;
+    if (cfg->image.layout == LAYOUT_NCHW) {
+        shape[1] = channels;
+        shape[2] = cfg->image.height;
+        shape[3] = cfg->image.width;
+    } else {
+        shape[1] = cfg->image.height;
+        shape[2] = cfg->image.width;
+        shape[3] = channels;
+    }
+    ring_layout_add(layout, "x", pixel, 4, shape);
+
+    for (size_t o = 0; o < ds->output_count; o++) {
+        const dataset_output_t *out = &ds->outputs[o];
+        if (out->config->encoding == ENCODING_INDEX) {
+            ring_layout_add(layout, out->config->name, TENSOR_INT32, 1, shape);
+        } else {
+            shape[1] = out->class_count;
+            ring_layout_add(layout, out->config->name, TENSOR_FLOAT32, 2, shape);
+        }
+    }
+    ring_layout_add(layout, "row_ids", TENSOR_INT64, 1, shape);
+    ring_layout_add(layout, "errors", TENSOR_UINT8, 1, shape);
+}
+
+int feed_init(feed_t *feed, daemon_t *d, uint32_t index, char *err, size_t errlen)
+{
+    const config_t *cfg = d->config;
+    ring_layout_t layout;
+    int rc;
+
+    memset(feed, 0, sizeof(*feed));
+    feed->daemon = d;
+    feed->index = index;
+    feed->rows = &d->dataset->streams[index];
+    feed->config = &cfg->streams[index];
+    feed->world = 1;
+
+    rc = scheduler_init(&feed->scheduler, feed->rows->row_count, feed->config->batch_size,
+                        feed->config->shuffle, feed->config->drop_last, cfg->seed);
+    if (rc < 0) {
+        snprintf(err, errlen, "stream %s: cannot create its scheduler: %s", feed->config->name,
+                 strerror(-rc));
+        return rc;
+    }
+    feed->batches_per_epoch = scheduler_batches_per_epoch(&feed->scheduler);
+
+    feed_build_layout(feed, &layout);
+    rc = ring_create(&feed->ring, feed->config->name, &layout, cfg->ring_slots, cfg->shm_dir,
+                     0660, err, errlen);
+    if (rc < 0) {
+        ring_layout_free(&layout);
+        scheduler_free(&feed->scheduler);
+        return rc;
+    }
+    feed->slot_failures = mogen_calloc(cfg->ring_slots, sizeof(*feed->slot_failures));
+    feed->slot_failure_count = mogen_calloc(cfg->ring_slots, sizeof(*feed->slot_failure_count));
+    return 0;
+}
+
+void feed_destroy(feed_t *feed)
+{
+    if (feed->slot_failures != NULL) {
+        for (uint32_t i = 0; i < feed->ring.slot_count; i++)
+            mogen_free(feed->slot_failures[i]);
+    }
+    mogen_free(feed->slot_failures);
+    mogen_free(feed->slot_failure_count);
+    mogen_free(feed->waiters);
+    ring_destroy(&feed->ring);
+    scheduler_free(&feed->scheduler);
+    memset(feed, 0, sizeof(*feed));
+}
+
+uint32_t feed_steps_per_epoch(const feed_t *feed)
+{
+    return scheduler_batches_for_rank(&feed->scheduler, feed->rank, feed->world);
+}
+
+void feed_advance(const feed_t *feed, uint32_t *epoch, uint32_t *batch)
+{
+    uint32_t next = *batch + feed->world;
+
+    if (next >= feed->batches_per_epoch) {
+        *epoch += 1;
+        next = feed->rank;
+    }
+    *batch = next;
+}
+
+/* Forgets the failure list kept for slot. */
+static void feed_clear_slot_failures(feed_t *feed, uint32_t slot)
+{
+    mogen_free(feed->slot_failures[slot]);
+    feed->slot_failures[slot] = NULL;
+    feed->slot_failure_count[slot] = 0;
+}
+
+void feed_reposition(feed_t *feed, uint32_t epoch, uint32_t batch, uint32_t rank, uint32_t world)
+{
+    for (uint32_t i = 0; i < feed->ring.slot_count; i++) {
+        if (feed->ring.slots[i].state == SLOT_READY) {
+            ring_slot_discard(&feed->ring, i);
+            feed_clear_slot_failures(feed, i);
+        }
+    }
+    feed->generation++;
+    feed->rank = rank;
+    feed->world = world;
+    feed->produce_epoch = feed->deliver_epoch = epoch;
+    feed->produce_batch = feed->deliver_batch = batch;
+    log_info("stream %s: positioned at epoch %u batch %u (rank %u of %u)", feed->config->name,
+             epoch, batch, rank, world);
+}
+
+int feed_claim_slot(feed_t *feed, uint32_t *epoch, uint32_t *batch)
+{
+    int slot;
+
+    if (feed->failed || feed->batches_per_epoch == 0 || feed_steps_per_epoch(feed) == 0)
+        return -1;
+    slot = ring_find_free(&feed->ring);
+    if (slot < 0)
+        return -1;
+    *epoch = feed->produce_epoch;
+    *batch = feed->produce_batch;
+    ring_slot_begin_fill(&feed->ring, (uint32_t)slot, *epoch, *batch, feed->generation);
+    feed_advance(feed, &feed->produce_epoch, &feed->produce_batch);
+    return slot;
+}
+
+/* Stops the stream after a whole epoch's worth of consecutive failures, and
+ * tells everyone waiting on it. */
+static void feed_fail(feed_t *feed, const char *reason)
+{
+    feed->failed = 1;
+    snprintf(feed->failure, sizeof(feed->failure),
+             "every one of the last %llu samples of stream %s failed; last error: %s",
+             (unsigned long long)feed->failed_since_ok, feed->config->name, reason);
+    log_error("%s", feed->failure);
+    for (size_t i = 0; i < feed->waiter_count; i++) {
+        feed->waiters[i].conn->waiting = 0;
+        service_send_stream_failed(feed->waiters[i].conn, feed);
+    }
+    feed->waiter_count = 0;
+}
+
+void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, uint32_t sample_count,
+                    const sample_failure_t *failures, uint32_t reported, uint32_t failed_count)
+{
+    daemon_t *d = feed->daemon;
+
+    if (generation != feed->generation) {
+        /* Filled for a position the stream has left: nobody wants it. */
+        ring_slot_discard(&feed->ring, slot);
+        return;
+    }
+    ring_slot_finish_fill(&feed->ring, slot, sample_count);
+    feed_clear_slot_failures(feed, slot);
+    if (reported > 0) {
+        feed->slot_failures[slot] = mogen_calloc(reported, sizeof(sample_failure_t));
+        memcpy(feed->slot_failures[slot], failures, reported * sizeof(sample_failure_t));
+    }
+    feed->slot_failure_count[slot] = reported;
+
+    for (uint32_t i = 0; i < reported; i++) {
+        uint32_t row = failures[i].row;
+        const char *path = row < feed->rows->row_count ? dataset_row_path(feed->rows, row) : "?";
+        uint32_t csv_row = row < feed->rows->row_count ? feed->rows->csv_row[row] : 0;
+        uint32_t line = row < feed->rows->row_count ? feed->rows->csv_line[row] : 0;
+        log_warn("stream %s: %s (row %u, line %u): %s", feed->config->name, path, csv_row, line,
+                 failures[i].reason);
+        status_record_error(&d->status, feed->index, csv_row, line, path, failures[i].reason);
+    }
+    if (failed_count > reported)
+        log_warn("stream %s: %u more failures in epoch %u batch %u", feed->config->name,
+                 failed_count - reported, feed->ring.slots[slot].epoch,
+                 feed->ring.slots[slot].batch);
+    d->status.errors_total += failed_count;
+    d->status.images_total += sample_count - (failed_count < sample_count ? failed_count : sample_count);
+
+    feed->samples_failed += failed_count;
+    feed->samples_ok += sample_count - (failed_count < sample_count ? failed_count : sample_count);
+    if (failed_count < sample_count)
+        feed->failed_since_ok = 0;
+    else
+        feed->failed_since_ok += sample_count;
+    if (!feed->failed && feed->failed_since_ok >= feed->rows->row_count)
+        feed_fail(feed, reported > 0 ? failures[reported - 1].reason : "unknown");
+
+    feed_serve_waiters(feed);
+}
+
+/* Removes the waiter at index i, keeping FIFO order. */
+static void feed_remove_waiter(feed_t *feed, size_t i)
+{
+    memmove(&feed->waiters[i], &feed->waiters[i + 1],
+            (feed->waiter_count - i - 1) * sizeof(*feed->waiters));
+    feed->waiter_count--;
+}
+
+/*
+ * Answers the oldest waiting NEXT if it can be answered: with END_OF_EPOCH
+ * when the client has not yet been told the epoch it was in has ended, else
+ * with the next batch in order once its slot is READY. Returns 1 when a
+ * waiter was answered (so the caller tries the next one), 0 otherwise.
+ */
+static int feed_serve_one(feed_t *feed)
+{
+    feed_waiter_t *w;
+    conn_t *conn;
+    int slot;
+
+    if (feed->waiter_count == 0)
+        return 0;
+    w = &feed->waiters[0];
+    conn = w->conn;
+
+    if (feed->deliver_epoch > conn->epoch_seen) {
+        uint32_t ended = conn->epoch_seen;
+        conn->epoch_seen = feed->deliver_epoch;
+        feed->wait_ns += daemon_now_ns() - w->since_ns;
+        feed_remove_waiter(feed, 0);
+        conn->waiting = 0;
+        service_send_end_of_epoch(conn, ended);
+        return 1;
+    }
+
+    slot = ring_find_ready(&feed->ring, feed->deliver_epoch, feed->deliver_batch, feed->generation);
+    if (slot < 0)
+        return 0;
+
+    {
+        uint64_t waited = daemon_now_ns() - w->since_ns;
+        feed->wait_ns += waited;
+        feed->wait_ns_window += waited;
+    }
+    feed_remove_waiter(feed, 0);
+    conn->waiting = 0;
+    ring_slot_lease(&feed->ring, (uint32_t)slot, conn->id);
+    conn->leases++;
+    conn->batches++;
+    feed->batches_delivered++;
+    feed_advance(feed, &feed->deliver_epoch, &feed->deliver_batch);
+    service_send_batch(conn, feed, (uint32_t)slot);
+    return 1;
+}
+
+void feed_serve_waiters(feed_t *feed)
+{
+    while (feed_serve_one(feed))
+        ;
+}
+
+void feed_request_next(feed_t *feed, conn_t *conn)
+{
+    if (feed->failed) {
+        service_send_stream_failed(conn, feed);
+        return;
+    }
+    if (feed->waiter_count == feed->waiter_capacity) {
+        feed->waiter_capacity = feed->waiter_capacity ? feed->waiter_capacity * 2 : 8;
+        feed->waiters = mogen_reallocarray(feed->waiters, feed->waiter_capacity,
+                                           sizeof(*feed->waiters));
+    }
+    feed->waiters[feed->waiter_count].conn = conn;
+    feed->waiters[feed->waiter_count].since_ns = daemon_now_ns();
+    feed->waiter_count++;
+    conn->waiting = 1;
+    feed_serve_waiters(feed);
+}
+
+void feed_detach(feed_t *feed, conn_t *conn)
+{
+    for (size_t i = 0; i < feed->waiter_count;) {
+        if (feed->waiters[i].conn == conn)
+            feed_remove_waiter(feed, i);
+        else
+            i++;
+    }
+    conn->waiting = 0;
+    for (uint32_t i = 0; i < feed->ring.slot_count; i++) {
+        ring_slot_t *s = &feed->ring.slots[i];
+        if (s->state == SLOT_LEASED && s->lease_owner == conn->id) {
+            ring_slot_release(&feed->ring, i);
+            feed_clear_slot_failures(feed, i);
+        }
+    }
+    conn->leases = 0;
+    if (feed->attached > 0)
+        feed->attached--;
+}
+
+int feed_release(feed_t *feed, conn_t *conn, uint32_t slot)
+{
+    ring_slot_t *s;
+
+    if (slot >= feed->ring.slot_count)
+        return -ERANGE;
+    s = &feed->ring.slots[slot];
+    if (s->state != SLOT_LEASED || s->lease_owner != conn->id)
+        return -EPERM;
+    ring_slot_release(&feed->ring, slot);
+    feed_clear_slot_failures(feed, slot);
+    conn->leases--;
+    return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * server.c: the listening Unix socket.
+ *
+ * At start it refuses to run when another daemon already answers on the
+ * configured path, and takes over a socket file left by a crash (nobody
+ * answers on it). The socket is created with the configured mode (0660 by
+ * default) and group; it is removed at stop.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "internal.h"
+#include "log.h"
+
+/* Connections waiting to be accepted: a handful of trainers and mogenctl. */
+#define SERVER_BACKLOG 64
+
+/*
+ * Decides what to do with an existing file at path: returns 0 when the path
+ * is free (absent, or a stale socket that was removed), -EADDRINUSE when a
+ * daemon answers there, another -errno otherwise; err says which.
+ */
+static int server_claim_path(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un addr;
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+        return -EEXIST;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "another mogend is already serving on %s; stop it first "
+                 "or set a different \"socket\" in the config", path);
+        return -EADDRINUSE;
+    }
+    if (errno != ECONNREFUSED) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot check the existing socket %s: %s", path, strerror(errno));
+        return rc;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot remove the stale socket %s: %s", path, strerror(errno));
+        return rc;
+    }
+    log_info("removed a stale socket left at %s", path);
+    return 0;
+}
+
+static void server_on_connection(uv_stream_t *listener, int status)
+{
+    daemon_t *d = listener->data;
+    conn_t *conn;
+
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    conn = conn_create(d);
+    if (uv_accept(listener, (uv_stream_t *)&conn->handle) < 0) {
+        conn_close(conn);
+        return;
+    }
+    conn_start(conn);
+}
+
+int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
+{
+    const config_t *cfg = d->config;
+    mode_t old_mask;
+    int rc;
+
+    memset(server, 0, sizeof(*server));
+    if (strlen(cfg->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "socket path %s is longer than the %zu bytes a Unix socket allows",
+                 cfg->socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        return -ENAMETOOLONG;
+    }
+    rc = server_claim_path(cfg->socket_path, err, errlen);
+    if (rc < 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "cannot use socket path %s: %s", cfg->socket_path, strerror(-rc));
+        return rc;
+    }
+    uv_pipe_init(d->loop, &server->listener, 0);
+    server->listener.data = d;
+    server->listener_open = 1;
+
+    /* Bind with no permissions for anyone but us, then widen to the
+     * configured mode: the socket is never briefly world-accessible. */
+    old_mask = umask(0177);
+    rc = uv_pipe_bind(&server->listener, cfg->socket_path);
+    umask(old_mask);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", cfg->socket_path, uv_strerror(rc));
+        return rc;
+    }
+    server->path = mogen_strdup(cfg->socket_path);
+    if (cfg->socket_group != NULL) {
+        struct group *gr = getgrnam(cfg->socket_group);
+        if (gr == NULL) {
+            snprintf(err, errlen, "socket_group \"%s\" is not a group on this system",
+                     cfg->socket_group);
+            return -EINVAL;
+        }
+        if (chown(cfg->socket_path, (uid_t)-1, gr->gr_gid) < 0) {
+            rc = -errno;
+            snprintf(err, errlen, "cannot give %s to group %s: %s", cfg->socket_path,
+                     cfg->socket_group, strerror(errno));
+            return rc;
+        }
+    }
+    if (chmod(cfg->socket_path, cfg->socket_mode & 0770) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot set mode %04o on %s: %s", cfg->socket_mode & 0770,
+                 cfg->socket_path, strerror(errno));
+        return rc;
+    }
+    rc = uv_listen((uv_stream_t *)&server->listener, SERVER_BACKLOG, server_on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->socket_path, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+void server_stop(server_t *server)
+{
+    while (server->conns != NULL)
+        conn_close(server->conns);
+    if (server->listener_open) {
+        uv_close((uv_handle_t *)&server->listener, NULL);
+        server->listener_open = 0;
+    }
+    if (server->path != NULL) {
+        unlink(server->path);
+        mogen_free(server->path);
+        server->path = NULL;
+    }
+}
