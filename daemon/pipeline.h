@@ -23,7 +23,10 @@ typedef struct pipeline pipeline_t;
 /* Bytes one sample occupies in the image tensor: W*H*C*sizeof(dtype). */
 size_t pipeline_sample_bytes(const image_config_t *img);
 
-/* Creates a pipeline for img (copied). Returns 0 or -ENOMEM. */
+/*
+ * Creates a pipeline for img (copied). Returns 0, -ENOMEM, or -EINVAL when
+ * img is unusable (zero size, an enum out of range, a zero std).
+ */
 int pipeline_create(pipeline_t **out, const image_config_t *img);
 void pipeline_free(pipeline_t *p);
 
@@ -45,5 +48,16 @@ int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_
  */
 int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *aug, void *out,
                       char *err, size_t errlen);
+
+/*
+ * The non-fatal decoder warning of the last successful run (e.g. "JPEG
+ * warning: Corrupt JPEG data: 2 extraneous bytes before marker 0xd9"), or
+ * NULL when it had none. Valid until the next run. See decode.h for which
+ * warnings are accepted and which are errors.
+ */
+const char *pipeline_last_warning(const pipeline_t *p);
+
+/* The DCT scale denominator (1, 2, 4, 8) the last run decoded at. */
+uint32_t pipeline_last_scale_denom(const pipeline_t *p);
 
 #endif

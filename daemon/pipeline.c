@@ -1,0 +1,296 @@
+/*
+ * pipeline.c: file bytes -> one normalised sample, gluing decode and warp.
+ *
+ * Per image: read the header (format, size, EXIF) and check the limits; pick
+ * the DCT scale from the output size and the zoom; decode into the decoder's
+ * reusable buffer; build the one affine matrix and warp straight into the
+ * caller's buffer (uint8 NHWC without photometric changes) or into an
+ * output-sized scratch buffer that a last pass turns into the configured
+ * dtype and layout. Nothing is allocated per image once the buffers have
+ * grown to the largest image seen.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "decode.h"
+#include "warp.h"
+
+/* As DECODE_RETAIN_BYTES: the file buffer shrinks back after an outlier. */
+#define PIPELINE_RETAIN_BYTES ((size_t)64 << 20)
+
+struct pipeline {
+    image_config_t img;  /* Copy of the configuration. */
+    uint32_t channels;   /* 1 or 3, from img.color. */
+    decoder_t *dec;      /* Decoder with its reusable pixel buffer. */
+    uint8_t *file_buf;   /* Reusable buffer for pipeline_run_file(). */
+    size_t file_cap;
+    uint8_t *scratch;    /* Output-sized uint8 HWC image, W*H*channels. */
+    uint32_t last_denom; /* DCT scale of the last run. */
+};
+
+static void pipeline_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void pipeline_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+size_t pipeline_sample_bytes(const image_config_t *img)
+{
+    size_t c = img->color == COLOR_GRAYSCALE ? 1 : 3;
+    size_t d = img->dtype == DTYPE_FLOAT32 ? sizeof(float) : 1;
+
+    return (size_t)img->width * img->height * c * d;
+}
+
+int pipeline_create(pipeline_t **out, const image_config_t *img)
+{
+    pipeline_t *p;
+    int rc;
+
+    if (img->width == 0 || img->height == 0 || img->width > 65536 || img->height > 65536 ||
+        (unsigned)img->resize >= RESIZE_MAX || (unsigned)img->interpolation >= INTERP_MAX ||
+        (unsigned)img->color >= COLOR_MAX || (unsigned)img->dtype >= DTYPE_MAX ||
+        (unsigned)img->layout >= LAYOUT_MAX)
+        return -EINVAL;
+    if (img->dtype == DTYPE_FLOAT32 && img->has_mean_std)
+        for (int c = 0; c < 3; c++)
+            if (!(img->std[c] != 0) || !isfinite(img->std[c]))
+                return -EINVAL;
+    p = mogen_calloc(1, sizeof(*p));
+    p->img = *img;
+    p->channels = img->color == COLOR_GRAYSCALE ? 1 : 3;
+    rc = decoder_create(&p->dec);
+    if (rc < 0) {
+        mogen_free(p);
+        return rc;
+    }
+    p->scratch = mogen_malloc((size_t)img->width * img->height * p->channels);
+    p->last_denom = 1;
+    *out = p;
+    return 0;
+}
+
+void pipeline_free(pipeline_t *p)
+{
+    if (p == NULL)
+        return;
+    decoder_free(p->dec);
+    mogen_free(p->file_buf);
+    mogen_free(p->scratch);
+    mogen_free(p);
+}
+
+const char *pipeline_last_warning(const pipeline_t *p)
+{
+    return decoder_warning(p->dec);
+}
+
+uint32_t pipeline_last_scale_denom(const pipeline_t *p)
+{
+    return p->last_denom;
+}
+
+/* 1 when aug changes pixel values (brightness or contrast), else 0. */
+static int pipeline_photometric(const augment_params_t *aug)
+{
+    return aug != NULL && (aug->brightness != 0 || aug->contrast != 1);
+}
+
+/*
+ * The last pass: photometric augmentation as a 256-entry table (contrast
+ * about mid-grey 127.5, then brightness as a fraction of 255, clamped), then
+ * the dtype (a per-channel float table) and the layout.
+ */
+static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, void *out)
+{
+    const image_config_t *img = &p->img;
+    const uint32_t ch = p->channels;
+    const size_t n = (size_t)img->width * img->height;
+    const uint8_t *src = p->scratch;
+    uint8_t lut[256];
+    float flut[3][256];
+
+    for (int v = 0; v < 256; v++) {
+        double x = v;
+
+        if (pipeline_photometric(aug))
+            x = (v - 127.5) * aug->contrast + 127.5 + aug->brightness * 255.0;
+        x = x < 0 ? 0 : x > 255 ? 255 : x;
+        lut[v] = (uint8_t)lround(x);
+    }
+    if (img->dtype == DTYPE_UINT8) {
+        uint8_t *o = out;
+
+        if (img->layout == LAYOUT_NHWC || ch == 1) {
+            for (size_t i = 0; i < n * ch; i++)
+                o[i] = lut[src[i]];
+        } else {
+            for (size_t i = 0; i < n; i++)
+                for (uint32_t c = 0; c < ch; c++)
+                    o[c * n + i] = lut[src[i * ch + c]];
+        }
+        return;
+    }
+    for (uint32_t c = 0; c < ch; c++)
+        for (int v = 0; v < 256; v++) {
+            float x = lut[v];
+
+            if (img->has_mean_std)
+                flut[c][v] = (x / 255.0f - img->mean[c]) / img->std[c];
+            else
+                flut[c][v] = x * img->scale + img->offset;
+        }
+    {
+        float *o = out;
+
+        if (img->layout == LAYOUT_NHWC) {
+            for (size_t i = 0; i < n; i++)
+                for (uint32_t c = 0; c < ch; c++)
+                    o[i * ch + c] = flut[c][src[i * ch + c]];
+        } else {
+            for (uint32_t c = 0; c < ch; c++)
+                for (size_t i = 0; i < n; i++)
+                    o[c * n + i] = flut[c][src[i * ch + c]];
+        }
+    }
+}
+
+int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_params_t *aug,
+                 void *out, char *err, size_t errlen)
+{
+    const image_config_t *img = &p->img;
+    decode_info_t info;
+    decoded_image_t dimg;
+    warp_geometry_t geo;
+    warp_affine_t m;
+    warp_image_t src;
+    uint8_t fill[3];
+    double min_scale;
+    int direct, rc;
+
+    rc = decoder_open(p->dec, bytes, len, img->max_pixels, img->exif_orientation, &info, err,
+                      errlen);
+    if (rc < 0)
+        return rc;
+    min_scale = warp_required_scale(info.width, info.height, info.orientation, img->width,
+                                    img->height, img->resize, aug);
+    p->last_denom = decoder_pick_scale(p->dec, min_scale);
+    rc = decoder_decode(p->dec, p->last_denom, p->channels, img->background, &dimg, err, errlen);
+    if (rc < 0)
+        return rc;
+    geo = (warp_geometry_t){
+        .src_width = info.width,
+        .src_height = info.height,
+        .dec_width = dimg.width,
+        .dec_height = dimg.height,
+        .orientation = info.orientation,
+        .out_width = img->width,
+        .out_height = img->height,
+        .resize = img->resize,
+    };
+    rc = warp_build(&geo, aug, &m);
+    if (rc < 0) {
+        pipeline_err(err, errlen, "augmentation parameters collapse the image (zoom %g)",
+                     aug != NULL ? aug->zoom : 1.0);
+        return rc;
+    }
+    if (p->channels == 3)
+        memcpy(fill, img->fill, 3);
+    else
+        fill[0] = (uint8_t)((img->fill[0] * 19595u + img->fill[1] * 38470u +
+                             img->fill[2] * 7471u + 0x8000u) >> 16);
+    src = (warp_image_t){dimg.pixels, dimg.width, dimg.height, dimg.channels, dimg.stride};
+    /* uint8 NHWC (or one channel) with no photometric change: no last pass. */
+    direct = img->dtype == DTYPE_UINT8 && (img->layout == LAYOUT_NHWC || p->channels == 1) &&
+             !pipeline_photometric(aug);
+    warp_apply(&src, &m, img->interpolation, fill, direct ? out : p->scratch, img->width,
+               img->height);
+    if (!direct)
+        pipeline_finish(p, aug, out);
+    return 0;
+}
+
+/*
+ * Reads all of fd (size bytes expected) into the reusable file buffer.
+ * Returns the byte count read or a negative errno.
+ */
+static ssize_t pipeline_read_all(pipeline_t *p, int fd, size_t size)
+{
+    size_t got = 0;
+
+    if (size > p->file_cap || (p->file_cap > PIPELINE_RETAIN_BYTES && size < p->file_cap / 4)) {
+        mogen_free(p->file_buf);
+        p->file_buf = mogen_malloc(size);
+        p->file_cap = size;
+    }
+    while (got < size) {
+        ssize_t n = read(fd, p->file_buf + got, size - got);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0) /* The file shrank since fstat(); use what is there. */
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *aug, void *out,
+                      char *err, size_t errlen)
+{
+    struct stat st;
+    ssize_t got;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        pipeline_err(err, errlen, "%s", strerror(-rc));
+        return rc;
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        pipeline_err(err, errlen, "%s", strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        pipeline_err(err, errlen, "not a regular file");
+        close(fd);
+        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    }
+    /* The size limit is checked from fstat, before a byte is read. */
+    if ((uint64_t)st.st_size > p->img.max_file_bytes) {
+        pipeline_err(err, errlen, "file is %llu bytes, over image.max_file_bytes (%llu)",
+                     (unsigned long long)st.st_size, (unsigned long long)p->img.max_file_bytes);
+        close(fd);
+        return -EFBIG;
+    }
+    got = pipeline_read_all(p, fd, (size_t)st.st_size);
+    close(fd);
+    if (got < 0) {
+        pipeline_err(err, errlen, "read failed: %s", strerror((int)-got));
+        return (int)got;
+    }
+    return pipeline_run(p, p->file_buf, (size_t)got, aug, out, err, errlen);
+}

@@ -1,0 +1,360 @@
+/*
+ * warp.c: build the output-to-source affine matrix and sample through it.
+ *
+ * The matrix is built forwards (decoded pixels -> upright full-size image ->
+ * output canvas -> augmented output) because each step is easy to state in
+ * that direction, then inverted once per image. Sampling walks the output in
+ * row order, so the source position of the next pixel is the previous one
+ * plus a constant step: the inner loop is integer adds and shifts.
+ */
+#include "warp.h"
+
+#include <errno.h>
+#include <math.h>
+
+#include "exif.h"
+
+/* Fixed point for source positions: 16 fraction bits, in an int64. */
+#define WARP_SHIFT 16
+#define WARP_ONE ((int64_t)1 << WARP_SHIFT)
+#define WARP_HALF (WARP_ONE / 2)
+
+/*
+ * A row whose source positions stay within +-2^31 pixels can be stepped in
+ * fixed point without overflow (2^47 in an int64); rows beyond that only
+ * happen with absurd zooms and are evaluated per pixel in double instead.
+ */
+#define WARP_SAFE_RANGE 2147483648.0
+
+void warp_identity(warp_affine_t *a)
+{
+    *a = (warp_affine_t){{1, 0, 0, 0, 1, 0}};
+}
+
+void warp_multiply(warp_affine_t *out, const warp_affine_t *a, const warp_affine_t *b)
+{
+    const double *x = a->m, *y = b->m;
+    warp_affine_t r = {{
+        x[0] * y[0] + x[1] * y[3],
+        x[0] * y[1] + x[1] * y[4],
+        x[0] * y[2] + x[1] * y[5] + x[2],
+        x[3] * y[0] + x[4] * y[3],
+        x[3] * y[1] + x[4] * y[4],
+        x[3] * y[2] + x[4] * y[5] + x[5],
+    }};
+    *out = r;
+}
+
+int warp_invert(warp_affine_t *out, const warp_affine_t *a)
+{
+    const double *m = a->m;
+    double det = m[0] * m[4] - m[1] * m[3];
+    warp_affine_t r;
+
+    if (det == 0 || !isfinite(det))
+        return -EDOM;
+    r.m[0] = m[4] / det;
+    r.m[1] = -m[1] / det;
+    r.m[3] = -m[3] / det;
+    r.m[4] = m[0] / det;
+    r.m[2] = -(r.m[0] * m[2] + r.m[1] * m[5]);
+    r.m[5] = -(r.m[3] * m[2] + r.m[4] * m[5]);
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(r.m[i]))
+            return -EDOM;
+    *out = r;
+    return 0;
+}
+
+/* Prepends b to the chain: m = b after m. */
+static void warp_then(warp_affine_t *m, double a0, double a1, double a2, double a3, double a4,
+                      double a5)
+{
+    warp_affine_t b = {{a0, a1, a2, a3, a4, a5}};
+    warp_multiply(m, &b, m);
+}
+
+/*
+ * Stored -> upright for each EXIF orientation, for a stored image of w x h.
+ * E.g. 6 ("rotate 90 clockwise to view"): stored row 0 becomes the right
+ * column, so x' = h - y and y' = x.
+ */
+static void warp_orientation(warp_affine_t *o, int orientation, double w, double h)
+{
+    switch (orientation) {
+    case EXIF_ORIENT_FLIP_H:
+        *o = (warp_affine_t){{-1, 0, w, 0, 1, 0}};
+        break;
+    case EXIF_ORIENT_ROTATE_180:
+        *o = (warp_affine_t){{-1, 0, w, 0, -1, h}};
+        break;
+    case EXIF_ORIENT_FLIP_V:
+        *o = (warp_affine_t){{1, 0, 0, 0, -1, h}};
+        break;
+    case EXIF_ORIENT_TRANSPOSE:
+        *o = (warp_affine_t){{0, 1, 0, 1, 0, 0}};
+        break;
+    case EXIF_ORIENT_ROTATE_90:
+        *o = (warp_affine_t){{0, -1, h, 1, 0, 0}};
+        break;
+    case EXIF_ORIENT_TRANSVERSE:
+        *o = (warp_affine_t){{0, -1, h, -1, 0, w}};
+        break;
+    case EXIF_ORIENT_ROTATE_270:
+        *o = (warp_affine_t){{0, 1, 0, -1, 0, w}};
+        break;
+    default:
+        warp_identity(o);
+        break;
+    }
+}
+
+double warp_required_scale(uint32_t src_width, uint32_t src_height, int orientation,
+                           uint32_t out_width, uint32_t out_height, resize_mode_t resize,
+                           const augment_params_t *aug)
+{
+    int swap = exif_orientation_swaps_axes(orientation);
+    double ow = swap ? src_height : src_width, oh = swap ? src_width : src_height;
+    double kx = out_width / ow, ky = out_height / oh;
+    double k = resize == RESIZE_FIT ? fmin(kx, ky) : fmax(kx, ky);
+
+    if (aug != NULL && aug->zoom > 1)
+        k *= aug->zoom;
+    return k;
+}
+
+int warp_build(const warp_geometry_t *g, const augment_params_t *aug, warp_affine_t *out_to_src)
+{
+    double sw = g->src_width, sh = g->src_height;
+    double tw = g->out_width, th = g->out_height;
+    int swap = exif_orientation_swaps_axes(g->orientation);
+    double ow = swap ? sh : sw, oh = swap ? sw : sh;
+    warp_affine_t m, o;
+
+    if (g->dec_width == 0 || g->dec_height == 0 || sw == 0 || sh == 0)
+        return -EDOM;
+    /* Decoded (maybe DCT-scaled) pixels -> full-size stored pixels. */
+    m = (warp_affine_t){{sw / g->dec_width, 0, 0, 0, sh / g->dec_height, 0}};
+    /* Stored -> upright. */
+    warp_orientation(&o, g->orientation, sw, sh);
+    warp_multiply(&m, &o, &m);
+    /* Upright -> output canvas, by resize mode. */
+    if (g->resize == RESIZE_STRETCH) {
+        warp_then(&m, tw / ow, 0, 0, 0, th / oh, 0);
+    } else {
+        double k = g->resize == RESIZE_FIT ? fmin(tw / ow, th / oh) : fmax(tw / ow, th / oh);
+        warp_then(&m, k, 0, (tw - ow * k) / 2, 0, k, (th - oh * k) / 2);
+    }
+    /*
+     * Augmentation about the output centre: zoom, then x-shear, then rotation
+     * (positive = counter-clockwise as seen), then translation by fractions of
+     * the output size; flips last, so a flipped sample is the exact mirror of
+     * the unflipped one.
+     */
+    if (aug != NULL) {
+        double cx = tw / 2, cy = th / 2;
+        double rad = aug->rotate_deg * (M_PI / 180.0), c = cos(rad), s = sin(rad);
+        double z = aug->zoom;
+
+        if (!(z > 0) || !isfinite(z))
+            return -EDOM;
+        warp_then(&m, 1, 0, -cx, 0, 1, -cy);
+        warp_then(&m, z, 0, 0, 0, z, 0);
+        if (aug->shear != 0)
+            warp_then(&m, 1, tan(aug->shear), 0, 0, 1, 0);
+        if (aug->rotate_deg != 0)
+            warp_then(&m, c, s, 0, -s, c, 0);
+        warp_then(&m, 1, 0, cx + aug->translate_x * tw, 0, 1, cy + aug->translate_y * th);
+        if (aug->flip_horizontal)
+            warp_then(&m, -1, 0, tw, 0, 1, 0);
+        if (aug->flip_vertical)
+            warp_then(&m, 1, 0, 0, 0, -1, th);
+    }
+    return warp_invert(out_to_src, &m);
+}
+
+/* A double source position (index space) to fixed point, clamped far outside. */
+static inline int64_t warp_fixed(double v)
+{
+    if (!(v > -WARP_SAFE_RANGE))
+        v = -WARP_SAFE_RANGE;
+    if (v > WARP_SAFE_RANGE)
+        v = WARP_SAFE_RANGE;
+    return (int64_t)llround(v * (double)WARP_ONE);
+}
+
+static inline void warp_put_fill(uint8_t *out, const uint8_t *fill, uint32_t ch)
+{
+    for (uint32_t c = 0; c < ch; c++)
+        out[c] = fill[c];
+}
+
+/*
+ * Bilinear sample at index-space fixed-point (u, v), which the caller has
+ * checked lies within [-0.5, w - 0.5) x [-0.5, h - 0.5): neighbours past an
+ * edge are clamped to it, so border pixels are not darkened by the fill.
+ * Weights are 8-bit; the sum fits in 32 bits (255 * 256 * 256).
+ */
+static inline void warp_sample_bilinear(const warp_image_t *s, int64_t u, int64_t v,
+                                        uint32_t ch, uint8_t *out)
+{
+    int64_t uu = u + WARP_ONE, vv = v + WARP_ONE; /* Non-negative, so >> is floor. */
+    int64_t x0 = (uu >> WARP_SHIFT) - 1, y0 = (vv >> WARP_SHIFT) - 1;
+    uint32_t fx = (uint32_t)(uu >> (WARP_SHIFT - 8)) & 0xFF;
+    uint32_t fy = (uint32_t)(vv >> (WARP_SHIFT - 8)) & 0xFF;
+    int64_t x1 = x0 + 1, y1 = y0 + 1;
+    const uint8_t *r0, *r1, *p00, *p01, *p10, *p11;
+
+    if (x0 < 0)
+        x0 = 0;
+    if (x1 >= (int64_t)s->width)
+        x1 = s->width - 1;
+    if (y0 < 0)
+        y0 = 0;
+    if (y1 >= (int64_t)s->height)
+        y1 = s->height - 1;
+    r0 = s->pixels + (size_t)y0 * s->stride;
+    r1 = s->pixels + (size_t)y1 * s->stride;
+    p00 = r0 + (size_t)x0 * ch;
+    p01 = r0 + (size_t)x1 * ch;
+    p10 = r1 + (size_t)x0 * ch;
+    p11 = r1 + (size_t)x1 * ch;
+    for (uint32_t c = 0; c < ch; c++) {
+        uint32_t top = p00[c] * (256 - fx) + p01[c] * fx;
+        uint32_t bot = p10[c] * (256 - fx) + p11[c] * fx;
+        out[c] = (uint8_t)((top * (256 - fy) + bot * fy + 32768) >> 16);
+    }
+}
+
+/* Nearest: the source pixel whose square contains the position. */
+static inline void warp_sample_nearest(const warp_image_t *s, int64_t u, int64_t v, uint32_t ch,
+                                       uint8_t *out)
+{
+    int64_t x = ((u + WARP_HALF + WARP_ONE) >> WARP_SHIFT) - 1;
+    int64_t y = ((v + WARP_HALF + WARP_ONE) >> WARP_SHIFT) - 1;
+    const uint8_t *p;
+
+    if (x < 0)
+        x = 0;
+    if (x >= (int64_t)s->width)
+        x = s->width - 1;
+    if (y < 0)
+        y = 0;
+    if (y >= (int64_t)s->height)
+        y = s->height - 1;
+    p = s->pixels + (size_t)y * s->stride + (size_t)x * ch;
+    for (uint32_t c = 0; c < ch; c++)
+        out[c] = p[c];
+}
+
+/*
+ * Nearest and bilinear, for a fixed channel count so the compiler unrolls the
+ * channel loops. Each row's start is computed in double from the matrix (no
+ * drift from row to row); along the row the position advances by a constant
+ * fixed-point step.
+ */
+static inline void warp_point_rows(const warp_image_t *src, const warp_affine_t *a, int bilinear,
+                                   const uint8_t *fill, uint8_t *dst, uint32_t dw, uint32_t dh,
+                                   const uint32_t ch)
+{
+    const double *m = a->m;
+    const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
+    const int64_t umax = ((int64_t)src->width << WARP_SHIFT) - WARP_HALF;
+    const int64_t vmax = ((int64_t)src->height << WARP_SHIFT) - WARP_HALF;
+    uint8_t *out = dst;
+
+    for (uint32_t y = 0; y < dh; y++) {
+        double yc = y + 0.5;
+        double xs = m[0] * 0.5 + m[1] * yc + m[2] - 0.5;
+        double ys = m[3] * 0.5 + m[4] * yc + m[5] - 0.5;
+        double xe = xs + m[0] * dw, ye = ys + m[3] * dw;
+        int safe = fabs(xs) < WARP_SAFE_RANGE && fabs(ys) < WARP_SAFE_RANGE &&
+                   fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE;
+        int64_t u = warp_fixed(xs), v = warp_fixed(ys);
+        int64_t du = safe ? warp_fixed(m[0]) : 0, dv = safe ? warp_fixed(m[3]) : 0;
+
+        for (uint32_t x = 0; x < dw; x++, out += ch) {
+            if (!safe) {
+                u = warp_fixed(xs + m[0] * x);
+                v = warp_fixed(ys + m[3] * x);
+            }
+            if (u < umin || u >= umax || v < vmin || v >= vmax)
+                warp_put_fill(out, fill, ch);
+            else if (bilinear)
+                warp_sample_bilinear(src, u, v, ch, out);
+            else
+                warp_sample_nearest(src, u, v, ch, out);
+            u += du;
+            v += dv;
+        }
+    }
+}
+
+/*
+ * Area: the mean of the source box that one output pixel covers, with
+ * fractional weights for partly covered source pixels. The box is the
+ * axis-aligned bounding box of the output pixel's footprint in the source
+ * (exact for a resize, a little wider under rotation or shear) and is never
+ * smaller than one source pixel, where it becomes exactly bilinear. This is
+ * the "box pre-filter integrated into sampling": for a plain resize it gives
+ * the same weights as PIL's BOX filter, and the cost per image is about one
+ * read of each source pixel, whatever the ratio.
+ */
+static void warp_area(const warp_image_t *src, const warp_affine_t *a, const uint8_t *fill,
+                      uint8_t *dst, uint32_t dw, uint32_t dh)
+{
+    const double *m = a->m;
+    const uint32_t ch = src->channels;
+    double bw = fmax(1.0, fabs(m[0]) + fabs(m[1]));
+    double bh = fmax(1.0, fabs(m[3]) + fabs(m[4]));
+    double sw = src->width, sh = src->height;
+    uint8_t *out = dst;
+
+    for (uint32_t y = 0; y < dh; y++) {
+        for (uint32_t x = 0; x < dw; x++, out += ch) {
+            double xc = x + 0.5, yc = y + 0.5;
+            double xs = m[0] * xc + m[1] * yc + m[2];
+            double ys = m[3] * xc + m[4] * yc + m[5];
+            double x0, x1, y0, y1, acc[3] = {0, 0, 0}, wsum = 0;
+
+            if (!(xs >= 0 && xs < sw && ys >= 0 && ys < sh)) {
+                warp_put_fill(out, fill, ch);
+                continue;
+            }
+            x0 = fmax(0, xs - bw / 2);
+            x1 = fmin(sw, xs + bw / 2);
+            y0 = fmax(0, ys - bh / 2);
+            y1 = fmin(sh, ys + bh / 2);
+            for (uint32_t j = (uint32_t)y0; (double)j < y1; j++) {
+                double wy = fmin(y1, j + 1.0) - fmax(y0, (double)j);
+                const uint8_t *row = src->pixels + (size_t)j * src->stride;
+
+                for (uint32_t i = (uint32_t)x0; (double)i < x1; i++) {
+                    double w = wy * (fmin(x1, i + 1.0) - fmax(x0, (double)i));
+                    for (uint32_t c = 0; c < ch; c++)
+                        acc[c] += w * row[(size_t)i * ch + c];
+                    wsum += w;
+                }
+            }
+            for (uint32_t c = 0; c < ch; c++) {
+                double val = wsum > 0 ? acc[c] / wsum + 0.5 : fill[c];
+                out[c] = (uint8_t)(val >= 255 ? 255 : val);
+            }
+        }
+    }
+}
+
+void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interpolation_t interp,
+                const uint8_t *fill, uint8_t *dst, uint32_t dst_width, uint32_t dst_height)
+{
+    int bilinear = interp != INTERP_NEAREST;
+
+    if (interp == INTERP_AREA) {
+        warp_area(src, out_to_src, fill, dst, dst_width, dst_height);
+        return;
+    }
+    if (src->channels == 3)
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 3);
+    else
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 1);
+}

@@ -1,0 +1,89 @@
+/*
+ * warp.h: the one geometric pass of the image pipeline.
+ *
+ * EXIF orientation, the resize mode, and every geometric augmentation
+ * (flip, rotate, translate, zoom, shear) are composed into a single 2x3
+ * affine matrix, inverted, and applied once: each output pixel is mapped back
+ * into the decoded image and sampled there. No intermediate image is ever
+ * made, whatever the number of transforms.
+ *
+ * Coordinates are continuous: pixel (i, j) covers [i, i+1) x [j, j+1) and its
+ * centre is (i + 0.5, j + 0.5). With this convention a plain resize maps
+ * centres to centres, and a mirror maps pixel i to pixel W-1-i exactly.
+ *
+ * Everything here is pure: no I/O, no allocation.
+ */
+#ifndef MOGEN_WARP_H
+#define MOGEN_WARP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "augment.h"
+#include "config.h"
+
+/* x' = m[0] x + m[1] y + m[2];  y' = m[3] x + m[4] y + m[5]. */
+typedef struct warp_affine {
+    double m[6];
+} warp_affine_t;
+
+/* The sizes a warp connects. */
+typedef struct warp_geometry {
+    uint32_t src_width;   /* Full stored size, before DCT scaling or EXIF. */
+    uint32_t src_height;
+    uint32_t dec_width;   /* Size actually decoded (after DCT scaling). */
+    uint32_t dec_height;
+    int orientation;      /* EXIF orientation 1..8 to undo. */
+    uint32_t out_width;   /* Output size. */
+    uint32_t out_height;
+    resize_mode_t resize; /* How the upright image is fitted into the output. */
+} warp_geometry_t;
+
+/* The image the warp reads: 8-bit, interleaved channels. */
+typedef struct warp_image {
+    const uint8_t *pixels;
+    uint32_t width;
+    uint32_t height;
+    uint32_t channels; /* 1 or 3. */
+    size_t stride;     /* Bytes per row. */
+} warp_image_t;
+
+void warp_identity(warp_affine_t *a);
+
+/* out = a after b (apply b first). out may alias a or b. */
+void warp_multiply(warp_affine_t *out, const warp_affine_t *a, const warp_affine_t *b);
+
+/* Inverts a. Returns 0, or -EDOM when a is singular (out untouched). */
+int warp_invert(warp_affine_t *out, const warp_affine_t *a);
+
+/*
+ * The smallest decoded size, as a fraction of the full size, that still gives
+ * the output full resolution: for stretch both axes must be covered, for crop
+ * the short side (both axes again, with one scale), for fit only the long side
+ * (the content box is smaller than the output in the other axis). Zoom above
+ * 1 needs proportionally more source pixels. src_* are the stored size and
+ * orientation says whether EXIF swaps them.
+ */
+double warp_required_scale(uint32_t src_width, uint32_t src_height, int orientation,
+                           uint32_t out_width, uint32_t out_height, resize_mode_t resize,
+                           const augment_params_t *aug);
+
+/*
+ * Builds the matrix that maps an output pixel position back into the decoded
+ * image: the inverse of (augment o resize o orientation o DCT scale). aug may
+ * be NULL. Returns 0, or -EDOM when the augmentation collapses the image
+ * (e.g. zoom 0).
+ */
+int warp_build(const warp_geometry_t *g, const augment_params_t *aug, warp_affine_t *out_to_src);
+
+/*
+ * Fills dst, dst_width x dst_height pixels of src->channels bytes each, rows
+ * tightly packed, by sampling src at out_to_src of each pixel centre.
+ * Positions outside the source get fill (src->channels bytes). Bilinear and nearest use 16.16 fixed-point coordinates
+ * stepped incrementally along each row and 8-bit weights; area averages the
+ * source box that one output pixel covers (see warp.c).
+ */
+void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interpolation_t interp,
+                const uint8_t *fill, uint8_t *dst, uint32_t dst_width, uint32_t dst_height);
+
+#endif
