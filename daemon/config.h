@@ -107,6 +107,7 @@ typedef struct output_config {
     label_encoding_t encoding;
     missing_label_policy_t missing; /* multi_class only. */
     char *separator;                /* multi_label only: split cells on it; NULL = none. */
+    char *where;                    /* Its JSON path, "outputs.multi_class[1]", for messages. */
 } output_config_t;
 
 typedef struct stream_config {
@@ -176,5 +177,8 @@ const char *config_dtype_name(pixel_dtype_t dtype);
 const char *config_layout_name(tensor_layout_t layout);
 const char *config_output_kind_name(output_kind_t kind);
 const char *config_encoding_name(label_encoding_t encoding);
+const char *config_color_name(color_mode_t color);
+const char *config_missing_label_name(missing_label_policy_t policy);
+const char *config_missing_file_name(missing_file_policy_t policy);
 
 #endif

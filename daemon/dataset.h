@@ -80,6 +80,12 @@ static inline const char *dataset_row_path(const dataset_stream_t *s, uint32_t r
     return s->path_arena + s->path_offset[row];
 }
 
+/*
+ * Batches per epoch of stream s: ceil(rows / batch_size), or floor with
+ * drop_last.
+ */
+uint64_t dataset_steps_per_epoch(const dataset_stream_t *s);
+
 /* Bytes one sample's label takes in output o's tensor (4*K or 4). */
 size_t dataset_label_bytes(const dataset_t *ds, size_t output);
 
