@@ -189,7 +189,7 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
     uint64_t pixels = (uint64_t)w * h;
 
     if (w == 0 || h == 0) {
-        decode_err(err, errlen, "image has no pixels (%ux%u)", w, h);
+        decode_err(err, errlen, "corrupt image header: it gives a size of %ux%u", w, h);
         return -EINVAL;
     }
     if (pixels > max_pixels) {
@@ -259,6 +259,10 @@ static int decoder_open_png(decoder_t *d, uint64_t max_pixels, int honour_exif, 
             if (prc < 0)
                 return prc;
         }
+    }
+    if (rc == SPNG_IO_EOF || rc == SPNG_EOF || rc == SPNG_EIO) {
+        decode_err(err, errlen, "truncated PNG data: the file ends inside its header");
+        return -EINVAL;
     }
     if (rc != 0) {
         decode_err(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
@@ -515,7 +519,7 @@ static int decoder_decode_png(decoder_t *d, uint32_t channels, const uint8_t bg[
 
 fail:
     decoder_close_png(d);
-    if (rc == SPNG_EIO)
+    if (rc == SPNG_IO_EOF || rc == SPNG_EOF || rc == SPNG_EIO)
         decode_err(err, errlen, "truncated PNG data: the file ends before the image does");
     else
         decode_err(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
