@@ -1,0 +1,217 @@
+/*
+ * io.c: frames over a blocking Unix stream socket, with the fd that WELCOME
+ * carries.
+ *
+ * Frames are read exactly (header, then exactly `length` body bytes), never
+ * ahead, so no bytes of the next frame are ever buffered here and the fd
+ * attached to a frame's first byte is always collected by the recvmsg that
+ * reads that frame. Every read uses recvmsg with room for a few fds: the
+ * kernel would otherwise drop (close) an fd sent with bytes read by a plain
+ * recv.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "client_internal.h"
+
+/* fds accepted per recvmsg; the protocol sends one, extras are closed. */
+#define MOGEN__MAX_FDS 4
+
+/* Maps a socket errno to a return code: a timeout set by SO_RCVTIMEO or
+ * SO_SNDTIMEO shows up as EAGAIN. */
+static int io_errno(int e)
+{
+    if (e == EAGAIN || e == EWOULDBLOCK)
+        return MOGEN_ETIMEDOUT;
+    return -e;
+}
+
+/*
+ * Connects to the daemon's socket. timeout_ms > 0 bounds every later send
+ * and receive on it. Returns the fd (close-on-exec) or a negative code.
+ */
+int mogen__sock_connect(const char *path, int timeout_ms)
+{
+    struct sockaddr_un addr;
+    size_t len = strlen(path);
+    int fd;
+
+    if (len >= sizeof addr.sun_path)
+        return MOGEN_ENAMETOOLONG;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, len + 1);
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (timeout_ms > 0) {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+    }
+    while (connect(fd, (const struct sockaddr *)&addr, sizeof addr) < 0) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        close(fd);
+        return io_errno(e);
+    }
+    return fd;
+}
+
+/*
+ * Sends header and body with one sendmsg where possible, continuing after
+ * short writes. MSG_NOSIGNAL turns a closed peer into -EPIPE instead of a
+ * SIGPIPE that would kill the trainer.
+ */
+int mogen__send_frame(int sock, uint16_t type, const char *body, size_t len)
+{
+    uint8_t hdr[MOGEN_FRAME_HEADER_SIZE];
+    struct iovec iov[2];
+    struct msghdr msg;
+    size_t total = sizeof hdr + len;
+    size_t sent = 0;
+
+    if (len > MOGEN_FRAME_MAX_REQUEST)
+        return MOGEN_EINVAL;
+    mogen_frame_encode_header(hdr, type, (uint32_t)len);
+    while (sent < total) {
+        ssize_t n;
+        memset(&msg, 0, sizeof msg);
+        if (sent < sizeof hdr) {
+            iov[0].iov_base = hdr + sent;
+            iov[0].iov_len = sizeof hdr - sent;
+            iov[1].iov_base = (void *)body;
+            iov[1].iov_len = len;
+            msg.msg_iovlen = len > 0 ? 2 : 1;
+        } else {
+            iov[0].iov_base = (void *)(body + (sent - sizeof hdr));
+            iov[0].iov_len = total - sent;
+            msg.msg_iovlen = 1;
+        }
+        msg.msg_iov = iov;
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_errno(errno);
+        }
+        sent += (size_t)n;
+    }
+    return 0;
+}
+
+/* Keeps the first fd received in *fd and closes any other. */
+static void io_collect_fds(struct msghdr *msg, int *fd)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        size_t count;
+        int fds[MOGEN__MAX_FDS];
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (count > MOGEN__MAX_FDS)
+            count = MOGEN__MAX_FDS;
+        memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+        for (size_t i = 0; i < count; i++) {
+            if (*fd < 0)
+                *fd = fds[i];
+            else
+                close(fds[i]);
+        }
+    }
+}
+
+/*
+ * Reads exactly len bytes into buf, collecting fds. Returns 0,
+ * MOGEN_ECLOSED when the daemon closed the connection first, or a
+ * negative code.
+ */
+static int io_recv_exact(int sock, uint8_t *buf, size_t len, int *fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(MOGEN__MAX_FDS * sizeof(int))];
+    } control;
+    size_t got = 0;
+
+    while (got < len) {
+        struct iovec iov = {buf + got, len - got};
+        struct msghdr msg;
+        ssize_t n;
+
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_errno(errno);
+        }
+        io_collect_fds(&msg, fd);
+        if (n == 0)
+            return MOGEN_ECLOSED;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int mogen__recv_frame(int sock, uint32_t max_body, mogen__frame_t *frame)
+{
+    uint8_t hdr[MOGEN_FRAME_HEADER_SIZE];
+    mogen_frame_header_t h;
+    int rc;
+
+    frame->body = NULL;
+    frame->fd = -1;
+    frame->type = 0;
+    frame->length = 0;
+    rc = io_recv_exact(sock, hdr, sizeof hdr, &frame->fd);
+    if (rc < 0)
+        goto fail;
+    rc = mogen_frame_decode_header(hdr, sizeof hdr, max_body, &h);
+    if (rc <= 0) {
+        rc = MOGEN_EBADREPLY;
+        goto fail;
+    }
+    frame->type = h.type;
+    frame->length = h.length;
+    frame->body = malloc((size_t)h.length + 1);
+    if (frame->body == NULL) {
+        rc = MOGEN_ENOMEM;
+        goto fail;
+    }
+    rc = io_recv_exact(sock, (uint8_t *)frame->body, h.length, &frame->fd);
+    if (rc < 0)
+        goto fail;
+    frame->body[h.length] = '\0';
+    return 0;
+
+fail:
+    mogen__frame_free(frame);
+    return rc;
+}
+
+void mogen__frame_free(mogen__frame_t *frame)
+{
+    free(frame->body);
+    frame->body = NULL;
+    if (frame->fd >= 0)
+        close(frame->fd);
+    frame->fd = -1;
+}

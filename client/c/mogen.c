@@ -1,0 +1,652 @@
+/*
+ * mogen.c: a client's life: connect and handshake, batches, release, close;
+ * and the one-shot STATUS request of mogenctl.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "client_internal.h"
+#include "message.h"
+
+struct mogen_client {
+    int sock;              /* Connection to the daemon; owned. */
+    int dead;              /* 0, or the code every call returns once unusable. */
+    mogen__layout_t layout; /* From WELCOME; owned. */
+    const uint8_t *base;   /* Read-only mapping of layout.shm_size bytes. */
+    uint8_t *leased;       /* slot_count flags: 1 while this client holds the slot. */
+    uint32_t next_epoch;   /* Position of the next batch expected. */
+    uint32_t next_batch;
+    uint32_t world;        /* Ranks sharing the stream (for the position). */
+    cJSON *last_batch;     /* The most recent BATCH body (its "errors"); owned. */
+    uint32_t last_epoch;   /* (epoch, batch, slot) of last_batch. */
+    uint32_t last_index;
+    uint32_t last_slot;
+    char *welcome_text;    /* The WELCOME body as received; owned. */
+    char errmsg[MOGEN__ERRMSG_MAX];
+};
+
+/* Records a sentence for mogen_client_error_message and returns err. */
+__attribute__((format(printf, 3, 4))) static int client_fail(mogen_client_t *c, int err,
+                                                              const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* Marks the connection unusable: later calls return err at once. */
+static int client_kill(mogen_client_t *c, int err)
+{
+    if (c->dead == 0)
+        c->dead = err;
+    return err;
+}
+
+void mogen_connect_options_init(mogen_connect_options_t *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->world = 1;
+    opts->want_fd = 1;
+}
+
+/*
+ * Turns an ERROR frame into a code and keeps its message. Returns the code
+ * (MOGEN_EDAEMON for a code this library does not know).
+ */
+static int client_daemon_error(mogen_client_t *c, const mogen__frame_t *f)
+{
+    cJSON *obj = NULL;
+    const char *code = NULL;
+    const char *message = NULL;
+    int err;
+
+    if (mogen_frame_parse_body((const uint8_t *)f->body, f->length, &obj) < 0)
+        return client_fail(c, MOGEN_EBADREPLY, "the daemon sent an ERROR that is not JSON");
+    if (mogen_message_get_string(obj, "code", &code) < 0)
+        code = NULL;
+    if (mogen_message_get_string(obj, "message", &message) < 0)
+        message = NULL;
+    err = mogen__error_from_wire(code);
+    client_fail(c, err, "%s", message != NULL ? message : mogen_strerror(err));
+    cJSON_Delete(obj);
+    return err;
+}
+
+/* Builds the HELLO body; returns a cJSON-allocated string or NULL. */
+static char *client_hello(const char *stream, const mogen_connect_options_t *o)
+{
+    cJSON *hello = cJSON_CreateObject();
+    cJSON *start;
+    char *text = NULL;
+
+    if (hello == NULL)
+        return NULL;
+    if (cJSON_AddNumberToObject(hello, "version", MOGEN_PROTOCOL_VERSION) == NULL ||
+        cJSON_AddStringToObject(hello, "stream", stream) == NULL ||
+        cJSON_AddNumberToObject(hello, "rank", o->rank) == NULL ||
+        cJSON_AddNumberToObject(hello, "world", o->world ? o->world : 1) == NULL ||
+        cJSON_AddBoolToObject(hello, "want_fd", o->want_fd != 0) == NULL)
+        goto out;
+    if (o->has_start) {
+        start = cJSON_AddObjectToObject(hello, "start");
+        if (start == NULL || cJSON_AddNumberToObject(start, "epoch", o->start_epoch) == NULL ||
+            cJSON_AddNumberToObject(start, "batch", o->start_batch) == NULL)
+            goto out;
+    }
+    text = cJSON_PrintUnformatted(hello);
+out:
+    cJSON_Delete(hello);
+    return text;
+}
+
+/*
+ * Maps the stream's memory read-only, after checking that the object is at
+ * least shm_size bytes: mapping past its end would turn into SIGBUS on the
+ * first read of a late slot. Takes fd over (it is closed here: the mapping
+ * keeps the memory alive).
+ */
+static int client_map(mogen_client_t *c, int fd)
+{
+    struct stat st;
+    void *base;
+
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return client_fail(c, -e, "cannot stat the shared memory: %s", strerror(e));
+    }
+    if ((uint64_t)st.st_size < c->layout.shm_size) {
+        close(fd);
+        return client_fail(c, MOGEN_EBADREPLY,
+                           "the shared memory has %lld bytes, WELCOME says %llu",
+                           (long long)st.st_size, (unsigned long long)c->layout.shm_size);
+    }
+    base = mmap(NULL, (size_t)c->layout.shm_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return client_fail(c, -e, "cannot map %llu bytes of shared memory: %s",
+                           (unsigned long long)c->layout.shm_size, strerror(e));
+    }
+    close(fd);
+    c->base = base;
+    return 0;
+}
+
+/* Receives WELCOME (or ERROR) and sets the client up from it. */
+static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
+{
+    mogen__frame_t f;
+    cJSON *root = NULL;
+    char err[MOGEN__ERRMSG_MAX];
+    int fd;
+    int rc;
+
+    rc = mogen__recv_frame(c->sock, MOGEN_FRAME_MAX_REPLY, &f);
+    if (rc < 0)
+        return client_fail(c, rc, "no WELCOME from the daemon: %s", mogen_strerror(rc));
+    if (f.type == MOGEN_MSG_ERROR) {
+        rc = client_daemon_error(c, &f);
+        mogen__frame_free(&f);
+        return rc;
+    }
+    if (f.type != MOGEN_MSG_WELCOME) {
+        rc = client_fail(c, MOGEN_EBADREPLY, "expected WELCOME, got %s",
+                         mogen_msg_type_name(f.type));
+        mogen__frame_free(&f);
+        return rc;
+    }
+    rc = mogen_frame_parse_body((const uint8_t *)f.body, f.length, &root);
+    if (rc < 0) {
+        mogen__frame_free(&f);
+        return client_fail(c, rc == -ENOMEM ? MOGEN_ENOMEM : MOGEN_EBADREPLY,
+                           "WELCOME is not a JSON object");
+    }
+    rc = mogen__layout_parse(root, &c->layout, err, sizeof err);
+    if (rc < 0) {
+        mogen__frame_free(&f);
+        return client_fail(c, rc, "%s", rc == MOGEN_ENOMEM ? mogen_strerror(rc) : err);
+    }
+    c->welcome_text = f.body; /* Kept for mogen_welcome_json. */
+    f.body = NULL;
+    fd = f.fd;
+    f.fd = -1;
+    mogen__frame_free(&f);
+
+    if (o->want_fd) {
+        if (fd < 0)
+            return client_fail(c, MOGEN_ENOFD, "WELCOME arrived without a file descriptor");
+    } else {
+        if (fd >= 0)
+            close(fd);
+        if (c->layout.shm_path == NULL)
+            return client_fail(c, MOGEN_ENOSHMPATH, "WELCOME has no shm_path");
+        fd = open(c->layout.shm_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            return client_fail(c, -e, "cannot open %s: %s", c->layout.shm_path, strerror(e));
+        }
+    }
+    rc = client_map(c, fd);
+    if (rc < 0)
+        return rc;
+    c->leased = calloc(c->layout.slot_count, 1);
+    if (c->leased == NULL)
+        return client_fail(c, MOGEN_ENOMEM, "%s", mogen_strerror(MOGEN_ENOMEM));
+    c->next_epoch = c->layout.epoch;
+    c->next_batch = c->layout.batch;
+    return 0;
+}
+
+/*
+ * The handshake on a connected socket (see client_internal.h): HELLO, then
+ * WELCOME with the fd, then the mapping. On failure the message goes to
+ * opts->errbuf and everything, the socket included, is released.
+ */
+int mogen__client_attach(mogen_client_t **client, int sock, const char *stream,
+                         const mogen_connect_options_t *opts)
+{
+    mogen_connect_options_t defaults;
+    mogen_client_t *c;
+    char *hello;
+    int rc;
+
+    *client = NULL;
+    if (opts == NULL) {
+        mogen_connect_options_init(&defaults);
+        opts = &defaults;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(sock);
+        if (opts->errbuf != NULL && opts->errbuf_len > 0)
+            snprintf(opts->errbuf, opts->errbuf_len, "%s", mogen_strerror(MOGEN_ENOMEM));
+        return MOGEN_ENOMEM;
+    }
+    c->sock = sock;
+    c->world = opts->world ? opts->world : 1;
+
+    hello = client_hello(stream, opts);
+    if (hello == NULL) {
+        rc = client_fail(c, MOGEN_ENOMEM, "%s", mogen_strerror(MOGEN_ENOMEM));
+        goto fail;
+    }
+    rc = mogen__send_frame(sock, MOGEN_MSG_HELLO, hello, strlen(hello));
+    cJSON_free(hello);
+    if (rc < 0) {
+        client_fail(c, rc, "cannot send HELLO: %s", mogen_strerror(rc));
+        goto fail;
+    }
+    rc = client_welcome(c, opts);
+    if (rc < 0)
+        goto fail;
+    *client = c;
+    return 0;
+
+fail:
+    if (opts->errbuf != NULL && opts->errbuf_len > 0)
+        snprintf(opts->errbuf, opts->errbuf_len, "%s", c->errmsg);
+    mogen_close(c);
+    return rc;
+}
+
+int mogen_connect(mogen_client_t **client, const char *socket_path, const char *stream,
+                  const mogen_connect_options_t *opts)
+{
+    int timeout_ms = opts != NULL ? opts->timeout_ms : 0;
+    int sock;
+
+    *client = NULL;
+    if (socket_path == NULL || stream == NULL)
+        return MOGEN_EINVAL;
+    sock = mogen__sock_connect(socket_path, timeout_ms);
+    if (sock < 0) {
+        if (opts != NULL && opts->errbuf != NULL && opts->errbuf_len > 0)
+            snprintf(opts->errbuf, opts->errbuf_len, "cannot connect to %s: %s", socket_path,
+                     mogen_strerror(sock));
+        return sock;
+    }
+    return mogen__client_attach(client, sock, stream, opts);
+}
+
+void mogen_close(mogen_client_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->sock >= 0)
+        close(c->sock);
+    if (c->base != NULL)
+        munmap((void *)c->base, (size_t)c->layout.shm_size);
+    mogen__layout_free(&c->layout);
+    cJSON_Delete(c->last_batch);
+    free(c->leased);
+    free(c->welcome_text);
+    free(c);
+}
+
+const char *mogen_client_error_message(const mogen_client_t *c)
+{
+    return c != NULL ? c->errmsg : "";
+}
+
+/*
+ * Fills *b from a BATCH body and leases its slot. Every number that later
+ * becomes a pointer offset is range-checked against the layout here.
+ */
+static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_t *b)
+{
+    cJSON *obj = NULL;
+    const cJSON *errors;
+    uint64_t slot, epoch, index, size;
+    size_t nerr = 0;
+    int rc;
+
+    rc = mogen_frame_parse_body((const uint8_t *)f->body, f->length, &obj);
+    if (rc < 0)
+        return client_fail(c, rc == -ENOMEM ? MOGEN_ENOMEM : MOGEN_EBADREPLY,
+                           "BATCH is not a JSON object");
+    if (mogen_message_get_uint(obj, "slot", c->layout.slot_count - 1, &slot) < 0 ||
+        mogen_message_get_uint(obj, "epoch", UINT32_MAX, &epoch) < 0 ||
+        mogen_message_get_uint(obj, "batch", UINT32_MAX, &index) < 0 ||
+        mogen_message_get_uint(obj, "size", c->layout.batch_size, &size) < 0) {
+        cJSON_Delete(obj);
+        return client_fail(c, MOGEN_EBADREPLY,
+                           "BATCH lacks slot, epoch, batch or size, or one is out of range");
+    }
+    if (c->leased[slot]) {
+        cJSON_Delete(obj);
+        return client_fail(c, MOGEN_EBADREPLY, "BATCH names slot %u, which this client holds",
+                           (unsigned)slot);
+    }
+    errors = cJSON_GetObjectItemCaseSensitive(obj, "errors");
+    if (cJSON_IsArray(errors))
+        nerr = (size_t)cJSON_GetArraySize(errors);
+
+    c->leased[slot] = 1;
+    cJSON_Delete(c->last_batch);
+    c->last_batch = obj;
+    c->last_epoch = (uint32_t)epoch;
+    c->last_index = (uint32_t)index;
+    c->last_slot = (uint32_t)slot;
+    c->next_epoch = (uint32_t)epoch;
+    c->next_batch = (uint32_t)index + 1;
+
+    b->slot = (uint32_t)slot;
+    b->epoch = (uint32_t)epoch;
+    b->batch = (uint32_t)index;
+    b->size = (uint32_t)size;
+    b->error_count = (uint32_t)nerr;
+    b->base = c->base + slot * c->layout.slot_size;
+    b->client = c;
+    return 0;
+}
+
+/* Fills *b from END_OF_EPOCH. */
+static int client_end_of_epoch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_t *b)
+{
+    cJSON *obj = NULL;
+    uint64_t epoch;
+
+    if (mogen_frame_parse_body((const uint8_t *)f->body, f->length, &obj) < 0 ||
+        mogen_message_get_uint(obj, "epoch", UINT32_MAX - 1, &epoch) < 0) {
+        cJSON_Delete(obj);
+        return client_fail(c, MOGEN_EBADREPLY, "END_OF_EPOCH lacks a valid epoch");
+    }
+    cJSON_Delete(obj);
+    c->next_epoch = (uint32_t)epoch + 1;
+    c->next_batch = 0;
+    b->slot = UINT32_MAX;
+    b->epoch = (uint32_t)epoch;
+    b->batch = 0;
+    b->size = 0;
+    b->error_count = 0;
+    b->base = NULL;
+    b->client = c;
+    return MOGEN_END_OF_EPOCH;
+}
+
+/*
+ * Sends NEXT and reads frames until its reply. An ERROR not_leased can only
+ * answer an earlier RELEASE (RELEASE has no reply of its own; see
+ * docs/protocol.md), so it is noted and skipped; the reply to NEXT follows.
+ */
+int mogen_next(mogen_client_t *c, mogen_batch_t *b)
+{
+    int rc;
+
+    if (c->dead)
+        return c->dead;
+    rc = mogen__send_frame(c->sock, MOGEN_MSG_NEXT, "{}", 2);
+    if (rc < 0)
+        return client_kill(c, client_fail(c, rc, "cannot send NEXT: %s", mogen_strerror(rc)));
+    for (;;) {
+        mogen__frame_t f;
+        rc = mogen__recv_frame(c->sock, MOGEN_FRAME_MAX_REPLY, &f);
+        if (rc < 0)
+            return client_kill(c, client_fail(c, rc, "no reply to NEXT: %s", mogen_strerror(rc)));
+        switch (f.type) {
+        case MOGEN_MSG_BATCH:
+            rc = client_batch(c, &f, b);
+            break;
+        case MOGEN_MSG_END_OF_EPOCH:
+            rc = client_end_of_epoch(c, &f, b);
+            break;
+        case MOGEN_MSG_ERROR:
+            rc = client_daemon_error(c, &f);
+            if (rc == MOGEN_ENOTLEASED) {
+                mogen__frame_free(&f);
+                continue;
+            }
+            if (!mogen__error_keeps_connection(rc))
+                client_kill(c, rc);
+            mogen__frame_free(&f);
+            return rc;
+        default:
+            rc = client_fail(c, MOGEN_EBADREPLY, "expected BATCH after NEXT, got %s",
+                             mogen_msg_type_name(f.type));
+            break;
+        }
+        mogen__frame_free(&f);
+        if (rc == MOGEN_EBADREPLY || rc == MOGEN_ENOMEM)
+            client_kill(c, rc);
+        return rc;
+    }
+}
+
+int mogen_release(mogen_client_t *c, mogen_batch_t *b)
+{
+    char body[32];
+    int len;
+    int rc;
+
+    if (b->client != c || b->base == NULL || b->slot >= c->layout.slot_count ||
+        !c->leased[b->slot])
+        return client_fail(c, MOGEN_ENOTLEASED, "this batch holds no slot of this client");
+    c->leased[b->slot] = 0;
+    b->base = NULL;
+    if (c->dead)
+        return c->dead;
+    len = snprintf(body, sizeof body, "{\"slot\":%u}", b->slot);
+    rc = mogen__send_frame(c->sock, MOGEN_MSG_RELEASE, body, (size_t)len);
+    if (rc < 0)
+        return client_kill(c, client_fail(c, rc, "cannot send RELEASE: %s", mogen_strerror(rc)));
+    return 0;
+}
+
+const void *mogen_batch_tensor_at(const mogen_batch_t *b, size_t index)
+{
+    if (b->base == NULL || b->client == NULL || index >= b->client->layout.tensor_count)
+        return NULL;
+    return b->base + b->client->layout.tensors[index].offset;
+}
+
+const void *mogen_batch_tensor(const mogen_batch_t *b, const char *name)
+{
+    int i;
+
+    if (b->client == NULL)
+        return NULL;
+    i = mogen__layout_find(&b->client->layout, name);
+    if (i < 0)
+        return NULL;
+    return mogen_batch_tensor_at(b, (size_t)i);
+}
+
+/* Reads an integer or -1 from an error entry. */
+static int64_t client_error_int(const cJSON *e, const char *key)
+{
+    uint64_t v;
+
+    if (mogen_message_get_uint(e, key, MOGEN_JSON_MAX_UINT, &v) < 0)
+        return -1;
+    return (int64_t)v;
+}
+
+int mogen_batch_error(const mogen_batch_t *b, size_t index, mogen_sample_error_t *out)
+{
+    const mogen_client_t *c = b->client;
+    const cJSON *errors;
+    const cJSON *e;
+
+    if (c == NULL || c->last_batch == NULL || b->base == NULL || b->slot != c->last_slot ||
+        b->epoch != c->last_epoch || b->batch != c->last_index || index >= b->error_count)
+        return MOGEN_EINVAL;
+    errors = cJSON_GetObjectItemCaseSensitive(c->last_batch, "errors");
+    e = cJSON_GetArrayItem(errors, (int)index);
+    if (e == NULL)
+        return MOGEN_EINVAL;
+    out->row = client_error_int(e, "row");
+    out->line = client_error_int(e, "line");
+    if (mogen_message_get_string(e, "path", &out->path) < 0)
+        out->path = "";
+    if (mogen_message_get_string(e, "reason", &out->reason) < 0)
+        out->reason = "";
+    return 0;
+}
+
+void mogen_position(const mogen_client_t *c, uint32_t *epoch, uint32_t *batch)
+{
+    *epoch = c->next_epoch;
+    *batch = c->next_batch;
+}
+
+const char *mogen_stream_name(const mogen_client_t *c)
+{
+    return c->layout.stream;
+}
+
+uint32_t mogen_batch_size(const mogen_client_t *c)
+{
+    return c->layout.batch_size;
+}
+
+uint32_t mogen_steps_per_epoch(const mogen_client_t *c)
+{
+    return c->layout.steps_per_epoch;
+}
+
+uint64_t mogen_row_count(const mogen_client_t *c)
+{
+    return c->layout.rows;
+}
+
+uint32_t mogen_slot_count(const mogen_client_t *c)
+{
+    return c->layout.slot_count;
+}
+
+size_t mogen_tensor_count(const mogen_client_t *c)
+{
+    return c->layout.tensor_count;
+}
+
+int mogen_tensor_index(const mogen_client_t *c, const char *name)
+{
+    return mogen__layout_find(&c->layout, name);
+}
+
+const char *mogen_tensor_name(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.tensor_count ? c->layout.tensors[i].name : NULL;
+}
+
+mogen_dtype_t mogen_tensor_dtype(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.tensor_count ? c->layout.tensors[i].dtype : MOGEN_DTYPE_MAX;
+}
+
+uint32_t mogen_tensor_ndim(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.tensor_count ? c->layout.tensors[i].ndim : 0;
+}
+
+const uint64_t *mogen_tensor_shape(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.tensor_count ? c->layout.tensors[i].shape : NULL;
+}
+
+uint64_t mogen_tensor_bytes(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.tensor_count ? c->layout.tensors[i].bytes : 0;
+}
+
+size_t mogen_output_count(const mogen_client_t *c)
+{
+    return c->layout.output_count;
+}
+
+const char *mogen_output_name(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.output_count ? c->layout.outputs[i].name : NULL;
+}
+
+const char *mogen_output_kind(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.output_count ? c->layout.outputs[i].kind : NULL;
+}
+
+const char *mogen_output_encoding(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.output_count ? c->layout.outputs[i].encoding : NULL;
+}
+
+size_t mogen_output_class_count(const mogen_client_t *c, size_t i)
+{
+    return i < c->layout.output_count ? c->layout.outputs[i].class_count : 0;
+}
+
+const char *mogen_output_class_name(const mogen_client_t *c, size_t i, size_t cls)
+{
+    if (i >= c->layout.output_count || cls >= c->layout.outputs[i].class_count)
+        return NULL;
+    return c->layout.outputs[i].classes[cls];
+}
+
+const char *mogen_welcome_json(const mogen_client_t *c)
+{
+    return c->welcome_text;
+}
+
+/*
+ * One STATUS round trip on a fresh control connection, so that mogenctl
+ * never disturbs a stream. The reply's body is handed over as is (it was
+ * NUL-terminated on receipt) after checking it is a JSON object.
+ */
+int mogen_status_json(const char *socket_path, char **json_out)
+{
+    mogen__frame_t f;
+    cJSON *obj = NULL;
+    int sock;
+    int rc;
+
+    *json_out = NULL;
+    if (socket_path == NULL)
+        return MOGEN_EINVAL;
+    sock = mogen__sock_connect(socket_path, MOGEN_STATUS_TIMEOUT_MS);
+    if (sock < 0)
+        return sock;
+    rc = mogen__send_frame(sock, MOGEN_MSG_STATUS, "{}", 2);
+    if (rc < 0)
+        goto out;
+    rc = mogen__recv_frame(sock, MOGEN_FRAME_MAX_REPLY, &f);
+    if (rc < 0)
+        goto out;
+    if (f.type == MOGEN_MSG_ERROR) {
+        const char *code = NULL;
+        rc = MOGEN_EDAEMON;
+        if (mogen_frame_parse_body((const uint8_t *)f.body, f.length, &obj) == 0 &&
+            mogen_message_get_string(obj, "code", &code) == 0)
+            rc = mogen__error_from_wire(code);
+        cJSON_Delete(obj);
+    } else if (f.type != MOGEN_MSG_STATUS_REPLY) {
+        rc = MOGEN_EBADREPLY;
+    } else {
+        rc = mogen_frame_parse_body((const uint8_t *)f.body, f.length, &obj);
+        cJSON_Delete(obj);
+        if (rc == 0 && f.length == 0) {
+            *json_out = strdup("{}"); /* An empty body means {}. */
+            if (*json_out == NULL)
+                rc = MOGEN_ENOMEM;
+        } else if (rc == 0) {
+            *json_out = f.body;
+            f.body = NULL;
+        } else {
+            rc = rc == -ENOMEM ? MOGEN_ENOMEM : MOGEN_EBADREPLY;
+        }
+    }
+    mogen__frame_free(&f);
+out:
+    close(sock);
+    return rc;
+}
