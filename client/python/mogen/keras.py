@@ -1,0 +1,93 @@
+"""A Keras-style sequence over a mogen stream.
+
+    import mogen.keras
+    train = mogen.keras.Sequence(sock, "train")
+    val = mogen.keras.Sequence(sock, "validation")
+    model.fit(train, validation_data=val, epochs=10)
+
+:class:`Sequence` has the ``keras.utils.PyDataset`` shape (``__len__``,
+``__getitem__``, ``on_epoch_end``) and subclasses PyDataset when Keras is
+importable, so ``model.fit`` treats it as one. Access is SEQUENTIAL, not
+random: ``seq[i]`` returns the stream's next batch whatever ``i`` is (the
+daemon decides the order, shuffled per epoch with its seed), so Keras's own
+``shuffle`` argument has no effect. Batches are owned copies, because Keras
+may hold several batches at once (prefetching).
+"""
+
+from .client import Client
+
+try:  # Keras is optional: without it Sequence is a plain class of the same shape.
+    from keras.utils import PyDataset as _Base
+except Exception:  # ImportError, or a Keras whose backend fails to load
+    _Base = object
+
+
+class Sequence(_Base):
+    """``len(seq)`` batches per epoch; ``seq[i]`` is the next ``(x, y)``.
+
+    ``y`` is ``{output_name: labels}``, so name the model's output layers like
+    the daemon's outputs (``seq.output_names``). Extra keyword arguments
+    (``start``, ``rank``, ``world``, ``timeout``) go to :class:`mogen.Client`.
+    The connection opens in the constructor and closes with ``close()``.
+    """
+
+    def __init__(self, socket_path, stream, workers=1, use_multiprocessing=False,
+                 max_queue_size=10, **client_kwargs):
+        if workers != 1 or use_multiprocessing:
+            # Parallel __getitem__ calls would each take "the next" batch in
+            # an arbitrary order; the daemon already decodes in parallel.
+            raise ValueError("mogen.keras.Sequence is sequential: use workers=1 and "
+                             "use_multiprocessing=False (mogend does the parallel work)")
+        if _Base is not object:
+            super().__init__(workers=1, use_multiprocessing=False,
+                             max_queue_size=max_queue_size)
+        client_kwargs["copy"] = True
+        self.client = Client(socket_path, stream, **client_kwargs)
+        self.stream = stream
+
+    @property
+    def outputs(self):
+        return self.client.outputs
+
+    @property
+    def output_names(self):
+        return self.client.output_names
+
+    @property
+    def batch_size(self):
+        return self.client.batch_size
+
+    @property
+    def position(self):
+        """(epoch, batch) of the next batch; pass as ``start=`` to resume."""
+        return self.client.position
+
+    def __len__(self):
+        return self.client.steps_per_epoch
+
+    def __getitem__(self, index):
+        """Returns the stream's next ``(x, y)``; ``index`` only bounds-checks."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"batch {index} of a {len(self)}-batch epoch")
+        x, y, _ = self.client.next_batch()
+        return x, y
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def on_epoch_end(self):
+        """Nothing to do: the daemon reshuffles each epoch by itself."""
+
+    def close(self):
+        self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# The name Keras users look for.
+PyDataset = Sequence
