@@ -106,6 +106,9 @@ static void service_send_welcome(conn_t *conn, feed_t *feed, int want_fd)
     cJSON_AddStringToObject(body, "stream", feed->config->name);
     cJSON_AddNumberToObject(body, "batch_size", feed->config->batch_size);
     cJSON_AddNumberToObject(body, "steps_per_epoch", feed_steps_per_epoch(feed));
+    cJSON_AddNumberToObject(body, "batches_per_epoch", feed->batches_per_epoch);
+    cJSON_AddNumberToObject(body, "rank", feed->rank);
+    cJSON_AddNumberToObject(body, "world", feed->world);
     cJSON_AddNumberToObject(body, "rows", feed->rows->row_count);
     cJSON_AddNumberToObject(body, "epoch", feed->deliver_epoch);
     cJSON_AddNumberToObject(body, "batch", feed->deliver_batch);

@@ -1,0 +1,195 @@
+"""mogend keeps serving through what goes wrong around it: workers killed
+with SIGKILL, clients killed while holding slots, garbage on the socket,
+bad image files."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from harness import Mogend, frame, make_images, raw_connect, read_frame, write_csv, REPO
+import mogen  # noqa: E402  (harness puts client/python on sys.path)
+
+ROWS = 150
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    names = make_images(tmp_path / "images", ROWS)
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
+    return tmp_path
+
+
+def config(root, batch_size=10, shuffle=True, slots=4, **extra):
+    cfg = {
+        "image": {"size": [16, 16]},
+        "path": {"root": str(root / "images")},
+        "outputs": {"multi_class": [{"label_output": "label"}]},
+        "streams": {"train": {"csv": str(root / "train.csv"), "shuffle": shuffle,
+                              "augment": False, "batch_size": batch_size}},
+        "ring_slots": slots,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def busy_worker_pid(d, timeout=5):
+    """The pid of a worker that is filling a batch right now."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for w in mogen.status(d.socket)["workers"]:
+            if w["state"] == "busy":
+                return w["pid"]
+        time.sleep(0.001)
+    raise AssertionError("no worker was ever busy")
+
+
+def test_worker_killed_mid_batch_loses_and_repeats_nothing(tmp_path):
+    # Large images so that filling a batch takes a while and the kill lands
+    # mid-job, which the log confirms.
+    names = make_images(tmp_path / "images", 60, size=(900, 700))
+    write_csv(tmp_path / "train.csv", ["image", "label"], [[n, "a"] for n in names])
+    with Mogend(tmp_path, config(tmp_path, batch_size=4, slots=3), workers=2) as d:
+        client = mogen.Client(d.socket, "train")
+        seen = []
+        killed = 0
+        for k, (x, y, info) in enumerate(client.epoch()):
+            seen.extend(int(r) for r in info["row_ids"])
+            if k in (1, 5, 9):
+                os.kill(busy_worker_pid(d), signal.SIGKILL)
+                killed += 1
+        client.close()
+        status = mogen.status(d.socket)
+        log = d.stop()
+    assert killed == 3
+    assert sorted(seen) == list(range(60)), "an epoch must hold every row exactly once"
+    assert status["worker_deaths"] == 3
+    assert "its batch will be redone" in log
+
+
+def test_killed_client_gives_its_slots_back(dataset):
+    with Mogend(dataset, config(dataset, slots=4), workers=1) as d:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", f"""
+import sys, time
+sys.path.insert(0, {str(REPO / 'client' / 'python')!r})
+import mogen
+c = mogen.Client({d.socket!r}, "train")
+c.next_batch()
+print("holding", flush=True)
+time.sleep(60)
+"""], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "holding"
+        leased = mogen.status(d.socket)["streams"][0]["slots"]["leased"]
+        assert leased == 1
+        holder.kill()
+        holder.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if mogen.status(d.socket)["streams"][0]["slots"]["leased"] == 0:
+                break
+            time.sleep(0.05)
+        assert mogen.status(d.socket)["streams"][0]["slots"]["leased"] == 0
+        # Another client carries on from where the queue stands.
+        other = mogen.Client(d.socket, "train")
+        x, y, info = other.next_batch()
+        assert info["size"] == 10
+        other.close()
+
+
+@pytest.mark.parametrize("garbage, code", [
+    (b"GET / HTTP/1.1\r\n\r\n", "bad_frame"),
+    (frame(3)[:2] + b"\x63\x00\x00\x00\x00\x00", "bad_frame"),          # unknown type 99
+    (b"MG" + (1).to_bytes(2, "little") + (10**9).to_bytes(4, "little"), "bad_frame"),  # 1 GB
+    (frame(1, b"[1, 2, 3]"), "bad_frame"),                                # not an object
+    (frame(1, b"{\"version\": 1"), "bad_frame"),                          # truncated JSON
+    (frame(1, {"version": 99, "stream": "train"}), "version_mismatch"),
+    (frame(1, {"version": 1, "stream": "nope"}), "unknown_stream"),
+    (frame(1, {"version": 1}), "bad_request"),
+    (frame(2, {}), "bad_frame"),                                          # WELCOME from a client
+])
+def test_bad_frames_get_an_error_and_close_only_that_connection(dataset, garbage, code):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        good = mogen.Client(d.socket, "train")
+        good.next_batch()
+        bad = raw_connect(d.socket)
+        bad.sendall(garbage)
+        msg_type, body = read_frame(bad)
+        assert msg_type == 9 and body["code"] == code, body
+        assert body["message"]
+        bad.settimeout(5)
+        assert bad.recv(1) == b"", "the daemon must close the offending connection"
+        bad.close()
+        # The other client and the daemon carry on.
+        x, y, info = good.next_batch()
+        assert info["size"] == 10
+        good.close()
+
+
+def test_truncated_frame_then_hangup_harms_nobody(dataset):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        good = mogen.Client(d.socket, "train")
+        for _ in range(20):
+            s = raw_connect(d.socket)
+            s.sendall(frame(1, {"version": 1, "stream": "train"})[:11])
+            s.close()
+        x, y, info = good.next_batch()
+        assert info["size"] == 10
+        good.close()
+
+
+def test_release_of_a_slot_not_held_is_an_error_but_keeps_the_connection(dataset):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        s = raw_connect(d.socket)
+        s.sendall(frame(6, {"slot": 0}))
+        msg_type, body = read_frame(s)
+        assert msg_type == 9 and body["code"] == "not_attached"
+        s.sendall(frame(7))
+        msg_type, body = read_frame(s)
+        assert msg_type == 8 and body["streams"][0]["name"] == "train"
+        s.close()
+
+
+def test_failed_files_are_reported_and_replaced_so_batches_stay_full(dataset):
+    # Two files become garbage after the load (so the existence check passes).
+    (dataset / "images" / "img0003.png").write_bytes(b"this is not an image")
+    (dataset / "images" / "img0007.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with Mogend(dataset, config(dataset, shuffle=False), workers=2) as d:
+        client = mogen.Client(d.socket, "train")
+        x, y, info = client.next_batch()
+        assert info["size"] == 10
+        failed_rows = sorted(e["row"] for e in info["errors"])
+        assert failed_rows == [3, 7]
+        for e in info["errors"]:
+            assert e["path"].endswith(f"img{e['row']:04d}.png")
+            assert e["reason"]
+        assert info["failed"].tolist() == [i in (3, 7) for i in range(10)]
+        # Stand-ins are copies of a good sample of the same batch, never zeros.
+        for i in (3, 7):
+            assert any(np.array_equal(x[i], x[j]) for j in range(10) if j not in (3, 7))
+        client.close()
+        status = mogen.status(d.socket)
+    assert status["errors"]["count"] == 2
+    assert any("img0003.png" in e["path"] for e in status["errors"]["recent"])
+
+
+def test_stream_whose_files_all_fail_stops_with_a_clear_error(tmp_path):
+    names = make_images(tmp_path / "images", 12)
+    for n in names:
+        (tmp_path / "images" / n).write_bytes(b"GIF89a not supported here")
+    write_csv(tmp_path / "train.csv", ["image", "label"], [[n, "a"] for n in names])
+    with Mogend(tmp_path, config(tmp_path, batch_size=4), workers=1) as d:
+        client = mogen.Client(d.socket, "train", timeout=30)
+        with pytest.raises(mogen.StreamFailed) as e:
+            for _ in range(10):
+                client.next_batch()
+        assert "GIF" in str(e.value) or "not a JPEG or PNG" in str(e.value)
+        client.close()
+        status = mogen.status(d.socket)
+    assert status["streams"][0]["failed"] is True
