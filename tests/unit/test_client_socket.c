@@ -1,0 +1,569 @@
+/*
+ * test_client_socket.c: libmogen's wire handling against a scripted fake
+ * daemon in a thread: the handshake, the fd passed with WELCOME and the
+ * mapping it gives, batches, releases, ERROR frames, timeouts and STATUS.
+ * The real daemon is exercised by the end-to-end tests; this checks the
+ * client alone, including replies a correct daemon never sends.
+ *
+ * The fake daemon never calls cmocka (its assertions are not thread-safe):
+ * it records the first thing it found wrong in `problem`, which the test
+ * checks after joining it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "frame.h"
+#include "message.h"
+#include "mogen.h"
+
+/* The fake stream: 3 slots of 256 bytes, batches of 2 samples of 4x4x3. */
+#define SLOT_SIZE 256
+#define SLOT_COUNT 3
+#define SHM_SIZE (SLOT_SIZE * SLOT_COUNT)
+
+static const char welcome_body[] =
+    "{\"version\": 1, \"stream\": \"train\", \"batch_size\": 2, \"steps_per_epoch\": 3,"
+    " \"rows\": 5, \"epoch\": 3, \"batch\": 4, \"slot_count\": 3, \"slot_size\": 256,"
+    " \"shm_size\": 768, \"shm_path\": null,"
+    " \"tensors\": ["
+    "{\"name\": \"x\", \"dtype\": \"uint8\", \"shape\": [2, 4, 4, 3], \"offset\": 0, \"bytes\": 96},"
+    "{\"name\": \"category_output\", \"dtype\": \"float32\", \"shape\": [2, 3], \"offset\": 128,"
+    " \"bytes\": 24},"
+    "{\"name\": \"row_ids\", \"dtype\": \"int64\", \"shape\": [2], \"offset\": 192, \"bytes\": 16}],"
+    " \"outputs\": [{\"name\": \"category_output\", \"kind\": \"multi_class\","
+    " \"encoding\": \"onehot\", \"classes\": [\"Blazer\", \"Blouse\", \"Coat\"]}]}";
+
+typedef struct fake {
+    int sock;            /* The daemon's end. */
+    int listen_fd;       /* >= 0: accept sock from here first. */
+    void (*script)(struct fake *);
+    size_t shm_size;     /* Size of the memfd sent with WELCOME. */
+    int send_fd;         /* 0: WELCOME carries no fd. */
+    char problem[256];   /* First thing found wrong, or "". */
+    pthread_t thread;
+} fake_t;
+
+static void fake_problem(fake_t *f, const char *what)
+{
+    if (f->problem[0] == '\0')
+        snprintf(f->problem, sizeof f->problem, "%s", what);
+}
+
+/* Sends a frame, with fd attached to its first byte when fd >= 0. */
+static int fake_send(int sock, uint16_t type, const char *body, int fd)
+{
+    size_t len = strlen(body);
+    uint8_t *buf = malloc(MOGEN_FRAME_HEADER_SIZE + len);
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov;
+    struct msghdr msg;
+    ssize_t n;
+
+    mogen_frame_encode_header(buf, type, (uint32_t)len);
+    memcpy(buf + MOGEN_FRAME_HEADER_SIZE, body, len);
+    iov.iov_base = buf;
+    iov.iov_len = MOGEN_FRAME_HEADER_SIZE + len;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        struct cmsghdr *c;
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    free(buf);
+    return n == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+/* Receives one frame and parses its body; returns the type, or -1. */
+static int fake_recv(fake_t *f, cJSON **body)
+{
+    mogen__frame_t fr;
+    int type;
+
+    *body = NULL;
+    if (mogen__recv_frame(f->sock, MOGEN_FRAME_MAX_REQUEST, &fr) < 0)
+        return -1;
+    if (fr.fd >= 0)
+        fake_problem(f, "the client sent an fd");
+    if (mogen_frame_parse_body((const uint8_t *)fr.body, fr.length, body) < 0)
+        fake_problem(f, "the client sent a body that is not a JSON object");
+    type = fr.type;
+    mogen__frame_free(&fr);
+    return type;
+}
+
+/* Expects a frame of `type`; returns its body (or NULL, with a problem). */
+static cJSON *fake_expect(fake_t *f, int type)
+{
+    cJSON *body = NULL;
+    int got = fake_recv(f, &body);
+
+    if (got != type) {
+        char what[96];
+        snprintf(what, sizeof what, "expected %s, got %s", mogen_msg_type_name((uint16_t)type),
+                 got < 0 ? "nothing" : mogen_msg_type_name((uint16_t)got));
+        fake_problem(f, what);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* Reads HELLO and answers WELCOME with a memfd whose slot 1 holds a
+ * recognisable pattern in "x" and row ids 7 and 8. */
+static void fake_handshake(fake_t *f)
+{
+    cJSON *hello = fake_expect(f, MOGEN_MSG_HELLO);
+    const char *stream = NULL;
+    uint64_t version = 0;
+    int fd;
+    uint8_t *mem;
+
+    if (hello == NULL)
+        return;
+    if (mogen_message_get_uint(hello, "version", 10, &version) < 0 || version != 1 ||
+        mogen_message_get_string(hello, "stream", &stream) < 0 || strcmp(stream, "train") != 0)
+        fake_problem(f, "HELLO lacks version 1 or stream train");
+    cJSON_Delete(hello);
+
+    fd = memfd_create("fake-mogen", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)f->shm_size) < 0) {
+        fake_problem(f, "memfd failed");
+        return;
+    }
+    mem = mmap(NULL, f->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem != MAP_FAILED) {
+        int64_t rows[2] = {7, 8};
+        for (int i = 0; i < 96; i++)
+            mem[SLOT_SIZE + i] = (uint8_t)(i + 1);
+        memcpy(mem + SLOT_SIZE + 192, rows, sizeof rows);
+        munmap(mem, f->shm_size);
+    }
+    if (fake_send(f->sock, MOGEN_MSG_WELCOME, welcome_body, f->send_fd ? fd : -1) < 0)
+        fake_problem(f, "cannot send WELCOME");
+    close(fd);
+}
+
+static void *fake_main(void *arg)
+{
+    fake_t *f = arg;
+
+    if (f->listen_fd >= 0) {
+        f->sock = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (f->sock < 0) {
+            fake_problem(f, "accept failed");
+            return NULL;
+        }
+    }
+    f->script(f);
+    close(f->sock);
+    return NULL;
+}
+
+/* Sets up a fake daemon running script, sending a full-size memfd. Tests
+ * change send_fd or shm_size before starting it. */
+static void fake_init(fake_t *f, void (*script)(fake_t *))
+{
+    memset(f, 0, sizeof *f);
+    f->sock = -1;
+    f->listen_fd = -1;
+    f->script = script;
+    f->shm_size = SHM_SIZE;
+    f->send_fd = 1;
+}
+
+/* Starts the fake daemon on a socketpair; returns the client's end. */
+static int fake_start(fake_t *f)
+{
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    f->sock = sv[1];
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+    return sv[0];
+}
+
+/* Starts a fake daemon listening at a fresh path in dir. */
+static void fake_listen(fake_t *f, void (*script)(fake_t *), char *dir, char *path, size_t len)
+{
+    struct sockaddr_un addr;
+
+    fake_init(f, script);
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, len, "%s/mogen.sock", dir);
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(f->listen_fd >= 0);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(f->listen_fd, 4), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void fake_join(fake_t *f)
+{
+    assert_int_equal(pthread_join(f->thread, NULL), 0);
+    if (f->listen_fd >= 0)
+        close(f->listen_fd);
+    assert_string_equal(f->problem, "");
+}
+
+/* Handshake; one batch with a failed sample; RELEASE answered by a stray
+ * not_leased ERROR; END_OF_EPOCH; then stream_failed, which keeps the
+ * connection open; then the client closes. */
+static void script_session(fake_t *f)
+{
+    cJSON *body;
+    uint64_t slot = 99;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH,
+              "{\"slot\": 1, \"epoch\": 3, \"batch\": 4, \"size\": 2, \"errors\": [{\"row\": 8,"
+              " \"line\": 10, \"path\": \"/img/8.jpg\", \"reason\": \"corrupt JPEG data\"}]}",
+              -1);
+    body = fake_expect(f, MOGEN_MSG_RELEASE);
+    if (body == NULL || mogen_message_get_uint(body, "slot", 10, &slot) < 0 || slot != 1)
+        fake_problem(f, "RELEASE does not name slot 1");
+    cJSON_Delete(body);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_ERROR, "{\"code\": \"not_leased\", \"message\": \"stray\"}", -1);
+    fake_send(f->sock, MOGEN_MSG_END_OF_EPOCH, "{\"epoch\": 3}", -1);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_ERROR,
+              "{\"code\": \"stream_failed\", \"message\": \"every file failed: /img missing\"}",
+              -1);
+    if (fake_recv(f, &body) != -1)
+        fake_problem(f, "the client sent more after stream_failed");
+    cJSON_Delete(body);
+}
+
+static void handshake_fd_and_batches(void **state)
+{
+    fake_t f;
+    mogen_client_t *c = NULL;
+    mogen_batch_t b;
+    mogen_sample_error_t e;
+    const uint8_t *x;
+    const int64_t *rows;
+    uint32_t epoch, batch;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_session);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    assert_non_null(c);
+
+    /* The layout from WELCOME. */
+    assert_string_equal(mogen_stream_name(c), "train");
+    assert_int_equal(mogen_batch_size(c), 2);
+    assert_int_equal(mogen_steps_per_epoch(c), 3);
+    assert_int_equal(mogen_row_count(c), 5);
+    assert_int_equal(mogen_slot_count(c), 3);
+    assert_int_equal(mogen_tensor_count(c), 3);
+    assert_int_equal(mogen_tensor_index(c, "row_ids"), 2);
+    assert_int_equal(mogen_tensor_index(c, "y"), MOGEN_ENOTENSOR);
+    assert_string_equal(mogen_tensor_name(c, 1), "category_output");
+    assert_null(mogen_tensor_name(c, 3));
+    assert_int_equal(mogen_tensor_dtype(c, 1), MOGEN_DTYPE_FLOAT32);
+    assert_int_equal(mogen_tensor_ndim(c, 0), 4);
+    assert_int_equal(mogen_tensor_shape(c, 0)[1], 4);
+    assert_int_equal(mogen_tensor_bytes(c, 0), 96);
+    assert_int_equal(mogen_output_count(c), 1);
+    assert_string_equal(mogen_output_name(c, 0), "category_output");
+    assert_string_equal(mogen_output_kind(c, 0), "multi_class");
+    assert_string_equal(mogen_output_encoding(c, 0), "onehot");
+    assert_int_equal(mogen_output_class_count(c, 0), 3);
+    assert_string_equal(mogen_output_class_name(c, 0, 1), "Blouse");
+    assert_null(mogen_output_class_name(c, 0, 3));
+    assert_non_null(strstr(mogen_welcome_json(c), "\"slot_size\": 256"));
+    mogen_position(c, &epoch, &batch);
+    assert_int_equal(epoch, 3);
+    assert_int_equal(batch, 4);
+
+    /* A batch: pointers into the mapping of the fd. */
+    memset(&b, 0, sizeof b);
+    assert_int_equal(mogen_next(c, &b), 0);
+    assert_int_equal(b.slot, 1);
+    assert_int_equal(b.epoch, 3);
+    assert_int_equal(b.batch, 4);
+    assert_int_equal(b.size, 2);
+    assert_int_equal(b.error_count, 1);
+    x = mogen_batch_tensor(&b, "x");
+    assert_non_null(x);
+    assert_int_equal(x[0], 1);
+    assert_int_equal(x[95], 96);
+    rows = mogen_batch_tensor_at(&b, 2);
+    assert_int_equal(rows[0], 7);
+    assert_int_equal(rows[1], 8);
+    assert_null(mogen_batch_tensor(&b, "nope"));
+    assert_int_equal(mogen_batch_error(&b, 0, &e), 0);
+    assert_int_equal(e.row, 8);
+    assert_int_equal(e.line, 10);
+    assert_string_equal(e.path, "/img/8.jpg");
+    assert_string_equal(e.reason, "corrupt JPEG data");
+    assert_int_equal(mogen_batch_error(&b, 1, &e), MOGEN_EINVAL);
+    mogen_position(c, &epoch, &batch);
+    assert_int_equal(epoch, 3);
+    assert_int_equal(batch, 5);
+
+    assert_int_equal(mogen_release(c, &b), 0);
+    assert_null(b.base);
+    assert_null(mogen_batch_tensor(&b, "x"));
+    assert_int_equal(mogen_release(c, &b), MOGEN_ENOTLEASED); /* Twice. */
+
+    /* A stray not_leased is skipped; END_OF_EPOCH names the epoch. */
+    assert_int_equal(mogen_next(c, &b), MOGEN_END_OF_EPOCH);
+    assert_int_equal(b.epoch, 3);
+    assert_null(b.base);
+    mogen_position(c, &epoch, &batch);
+    assert_int_equal(epoch, 4);
+    assert_int_equal(batch, 0);
+
+    /* stream_failed: the daemon's sentence, connection still usable. */
+    assert_int_equal(mogen_next(c, &b), MOGEN_ESTREAMFAILED);
+    assert_string_equal(mogen_client_error_message(c), "every file failed: /img missing");
+    mogen_close(c);
+    fake_join(&f);
+}
+
+static void script_unknown_stream(fake_t *f)
+{
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_HELLO));
+    fake_send(f->sock, MOGEN_MSG_ERROR,
+              "{\"code\": \"unknown_stream\", \"message\": \"no stream \\\"tran\\\"; streams:"
+              " train, validation\"}",
+              -1);
+}
+
+static void error_on_hello_is_reported_with_its_message(void **state)
+{
+    fake_t f;
+    mogen_client_t *c = (mogen_client_t *)&f;
+    mogen_connect_options_t o;
+    char err[200];
+    int sock;
+    (void)state;
+
+    mogen_connect_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_len = sizeof err;
+    fake_init(&f, script_unknown_stream);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", &o), MOGEN_EUNKNOWNSTREAM);
+    assert_null(c);
+    assert_string_equal(err, "no stream \"tran\"; streams: train, validation");
+    fake_join(&f);
+}
+
+static void script_welcome_only(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    (void)fake_recv(f, &body); /* Wait for the client to hang up. */
+    cJSON_Delete(body);
+}
+
+static void welcome_without_fd_is_refused(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_welcome_only);
+    f.send_fd = 0;
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), MOGEN_ENOFD);
+    assert_null(c);
+    fake_join(&f);
+}
+
+static void memory_smaller_than_welcome_says_is_refused(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_connect_options_t o;
+    char err[200];
+    int sock;
+    (void)state;
+
+    mogen_connect_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_len = sizeof err;
+    fake_init(&f, script_welcome_only);
+    f.shm_size = SHM_SIZE / 2;
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", &o), MOGEN_EBADREPLY);
+    assert_non_null(strstr(err, "WELCOME says 768"));
+    fake_join(&f);
+}
+
+static void script_close_after_next(fake_t *f)
+{
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+}
+
+static void daemon_gone_mid_next_is_closed_for_good(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_close_after_next);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ECLOSED);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ECLOSED);
+    mogen_close(c);
+    fake_join(&f);
+}
+
+static void script_bad_batch(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    /* Slot 3 is past slot_count: a pointer outside the mapping if believed. */
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 3, \"epoch\": 0, \"batch\": 0, \"size\": 2}", -1);
+    (void)fake_recv(f, &body);
+    cJSON_Delete(body);
+}
+
+static void batch_naming_a_slot_out_of_range_is_refused(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_bad_batch);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_EBADREPLY);
+    assert_non_null(strstr(mogen_client_error_message(c), "out of range"));
+    mogen_close(c);
+    fake_join(&f);
+}
+
+static void script_silent_after_next(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    (void)fake_recv(f, &body); /* Never answers; waits for the hang-up. */
+    cJSON_Delete(body);
+}
+
+static void timeout_breaks_the_client(void **state)
+{
+    char dir[] = "/tmp/mogen-test-client-XXXXXX";
+    char path[128];
+    fake_t f;
+    mogen_client_t *c;
+    mogen_connect_options_t o;
+    mogen_batch_t b;
+    (void)state;
+
+    fake_listen(&f, script_silent_after_next, dir, path, sizeof path);
+    mogen_connect_options_init(&o);
+    o.timeout_ms = 100;
+    assert_int_equal(mogen_connect(&c, path, "train", &o), 0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ETIMEDOUT);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ETIMEDOUT);
+    mogen_close(c);
+    fake_join(&f);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void script_status(fake_t *f)
+{
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_STATUS));
+    fake_send(f->sock, MOGEN_MSG_STATUS_REPLY, "{\"streams\": [], \"workers\": 2}", -1);
+}
+
+static void status_returns_the_reply_json(void **state)
+{
+    char dir[] = "/tmp/mogen-test-client-XXXXXX";
+    char path[128];
+    fake_t f;
+    char *json = NULL;
+    (void)state;
+
+    fake_listen(&f, script_status, dir, path, sizeof path);
+    assert_int_equal(mogen_status_json(path, &json), 0);
+    assert_string_equal(json, "{\"streams\": [], \"workers\": 2}");
+    free(json);
+    fake_join(&f);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void connect_without_a_daemon_says_so(void **state)
+{
+    mogen_connect_options_t o;
+    mogen_client_t *c = (mogen_client_t *)&o; /* Must come back NULL. */
+    char err[200];
+    char *json = err; /* Must come back NULL. */
+    (void)state;
+
+    mogen_connect_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_len = sizeof err;
+    assert_int_equal(mogen_connect(&c, "/nonexistent/mogen.sock", "train", &o), -ENOENT);
+    assert_null(c);
+    assert_non_null(strstr(err, "/nonexistent/mogen.sock"));
+    assert_int_equal(mogen_status_json("/nonexistent/mogen.sock", &json), -ENOENT);
+    assert_null(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_fd_and_batches),
+        cmocka_unit_test(error_on_hello_is_reported_with_its_message),
+        cmocka_unit_test(welcome_without_fd_is_refused),
+        cmocka_unit_test(memory_smaller_than_welcome_says_is_refused),
+        cmocka_unit_test(daemon_gone_mid_next_is_closed_for_good),
+        cmocka_unit_test(batch_naming_a_slot_out_of_range_is_refused),
+        cmocka_unit_test(timeout_breaks_the_client),
+        cmocka_unit_test(status_returns_the_reply_json),
+        cmocka_unit_test(connect_without_a_daemon_says_so),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
