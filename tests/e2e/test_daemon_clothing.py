@@ -69,6 +69,7 @@ def test_one_epoch_has_every_existing_row_once_with_csv_labels(tmp_path):
 
 
 def first_batches(tmp_path, workers, count=4):
+    tmp_path.mkdir()
     with Mogend(tmp_path, clothing_config(batch_size=32), workers=workers) as d:
         client = mogen.Client(d.socket, "train", copy=True)
         out = [client.next_batch() for _ in range(count)]

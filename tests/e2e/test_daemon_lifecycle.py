@@ -1,0 +1,150 @@
+"""mogend's life cycle: start, refuse a second instance, take over a stale
+socket, stop cleanly on SIGTERM at any moment, leak nothing."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+from harness import BUILD, Mogend, binary, make_images, write_csv
+import mogen  # noqa: E402  (harness puts client/python on sys.path)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    names = make_images(tmp_path / "images", 40)
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[n, "ab"[i % 2]] for i, n in enumerate(names)])
+    return tmp_path
+
+
+def config(root, **extra):
+    cfg = {
+        "image": {"size": [16, 16]},
+        "path": {"root": str(root / "images")},
+        "outputs": {"multi_class": [{"label_output": "label"}]},
+        "streams": {"train": {"csv": str(root / "train.csv"), "batch_size": 8}},
+        "ring_slots": 3,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def test_socket_and_named_memory_are_private_and_removed_at_stop(dataset):
+    shm = dataset / "shm"
+    shm.mkdir()
+    with Mogend(dataset, config(dataset, shm_dir=str(shm)), workers=1) as d:
+        mode = stat.S_IMODE(os.stat(d.socket).st_mode)
+        assert mode == 0o660, oct(mode)
+        files = list(shm.iterdir())
+        assert len(files) == 1 and "train" in files[0].name
+        assert stat.S_IMODE(files[0].stat().st_mode) & 0o007 == 0, "shm is world-accessible"
+        c = mogen.Client(d.socket, "train", want_fd=False)   # maps the named file
+        x, y, info = c.next_batch()
+        assert info["size"] == 8 and x.std() > 0
+        c.close()
+        d.stop()
+    assert list(shm.iterdir()) == []
+
+
+def test_second_instance_on_the_same_socket_refuses_to_start(dataset):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        second = subprocess.run([str(binary("mogend")), "--config", str(d.config_path)],
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert "another mogend is already serving on" in second.stderr
+        assert os.path.exists(d.socket), "the refused instance must not remove the socket"
+        mogen.status(d.socket)   # the first one still answers
+
+
+def test_stale_socket_from_a_crash_is_taken_over(dataset):
+    path = str(dataset / "mogen.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()   # the file stays, nobody listens: what a crash leaves
+    assert os.path.exists(path)
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        assert mogen.status(d.socket)["streams"][0]["rows"] == 40
+        log = d.stop()
+    assert "removed a stale socket" in log
+
+
+def test_sigterm_during_load_leaves_no_socket_and_no_memory(tmp_path):
+    # A big CSV whose load (one stat per row) takes a while.
+    with open(tmp_path / "train.csv", "w") as f:
+        f.write("image,label\n")
+        for i in range(1_500_000):
+            f.write(f"missing/{i:07d}.png,{i % 7}\n")
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    d = Mogend(tmp_path, config(tmp_path, shm_dir=str(shm)), workers=1, wait=False)
+    time.sleep(0.5)
+    assert d.proc.poll() is None, "the load finished too fast to test this:\n" + d.logs()
+    d.proc.send_signal(signal.SIGTERM)
+    d.proc.wait(timeout=30)
+    d.log.close()
+    assert not os.path.exists(d.socket)
+    assert list(shm.iterdir()) == []
+
+
+def test_sigterm_while_serving_exits_zero_and_reaps_workers(dataset):
+    d = Mogend(dataset, config(dataset), workers=2)
+    workers = d.worker_pids()
+    assert len(workers) == 2
+    c = mogen.Client(d.socket, "train")
+    c.next_batch()   # holds a slot while the daemon stops
+    d.stop()         # asserts exit 0 and no socket
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"worker {pid} survived"
+    with pytest.raises(mogen.MogenError):
+        c.next_batch()
+    c.close()
+
+
+def test_help_and_bad_flags(dataset):
+    out = subprocess.run([str(binary("mogend")), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--config FILE" in out.stdout and "SIGTERM" in out.stdout
+    out = subprocess.run([str(binary("mogend"))], capture_output=True, text=True)
+    assert out.returncode == 2 and "usage" in out.stderr
+    out = subprocess.run([str(binary("mogend")), "--config", "x", "--workers", "many"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "--workers" in out.stderr
+    out = subprocess.run([str(binary("mogend")), "--config", str(dataset / "nope.json")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "nope.json" in out.stderr
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_start_serve_stop_cycle_is_clean_under_valgrind(dataset):
+    cfg = config(dataset, socket=str(dataset / "mogen.sock"), workers=1)
+    (dataset / "mogend.json").write_text(json.dumps(cfg))
+    log = dataset / "valgrind.log"
+    proc = subprocess.Popen(
+        ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+         "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+         "--child-silent-after-fork=yes", f"--log-file={log}",
+         str(binary("mogend")), "--config", str(dataset / "mogend.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(cfg["socket"]):
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    c = mogen.Client(cfg["socket"], "train", timeout=60)
+    for _ in range(6):   # crosses an epoch end (5 batches per epoch)
+        c.next_batch()
+    mogen.status(cfg["socket"])
+    c.close()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    report = log.read_text()
+    assert proc.returncode == 0, report + out
+    assert "ERROR SUMMARY: 0 errors" in report, report
+    assert "definitely lost: 0 bytes" in report or "All heap blocks were freed" in report, report
