@@ -43,7 +43,8 @@ typedef struct mogen__layout {
     const char *stream;
     const char *shm_path; /* NULL unless the daemon has shm_dir. */
     uint32_t batch_size;
-    uint32_t steps_per_epoch;
+    uint32_t steps_per_epoch;   /* For this client's rank. */
+    uint32_t batches_per_epoch; /* For all ranks; steps_per_epoch if not sent. */
     uint64_t rows;
     uint32_t epoch; /* Position of the next batch at WELCOME time. */
     uint32_t batch;

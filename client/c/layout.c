@@ -186,6 +186,7 @@ static int layout_fill(mogen__layout_t *l, char *err, size_t errlen)
     const cJSON *item;
     uint32_t version = 0;
     uint64_t need;
+    uint64_t bpe;
     int rc;
 
     if ((rc = layout_u32(root, "version", &version, err, errlen)) < 0)
@@ -207,6 +208,11 @@ static int layout_fill(mogen__layout_t *l, char *err, size_t errlen)
             0 ||
         (rc = layout_uint(root, "shm_size", MOGEN_JSON_MAX_UINT, &l->shm_size, err, errlen)) < 0)
         return rc;
+    /* Optional: older daemons did not send it. */
+    if (mogen_message_get_uint(root, "batches_per_epoch", UINT32_MAX, &bpe) == 0)
+        l->batches_per_epoch = (uint32_t)bpe;
+    else
+        l->batches_per_epoch = l->steps_per_epoch;
     if (l->batch_size == 0 || l->slot_count == 0 || l->slot_size == 0)
         return layout_bad(err, errlen, "WELCOME has a zero batch size, slot count or slot size");
     if (__builtin_mul_overflow(l->slot_size, (uint64_t)l->slot_count, &need) ||

@@ -516,6 +516,11 @@ uint32_t mogen_steps_per_epoch(const mogen_client_t *c)
     return c->layout.steps_per_epoch;
 }
 
+uint32_t mogen_batches_per_epoch(const mogen_client_t *c)
+{
+    return c->layout.batches_per_epoch;
+}
+
 uint64_t mogen_row_count(const mogen_client_t *c)
 {
     return c->layout.rows;

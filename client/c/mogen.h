@@ -166,6 +166,7 @@ const char *mogen_client_error_message(const mogen_client_t *client);
 const char *mogen_stream_name(const mogen_client_t *client);
 uint32_t mogen_batch_size(const mogen_client_t *client);
 uint32_t mogen_steps_per_epoch(const mogen_client_t *client); /* For this rank. */
+uint32_t mogen_batches_per_epoch(const mogen_client_t *client); /* For all ranks. */
 uint64_t mogen_row_count(const mogen_client_t *client);
 uint32_t mogen_slot_count(const mogen_client_t *client);
 size_t mogen_tensor_count(const mogen_client_t *client);

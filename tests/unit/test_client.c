@@ -124,6 +124,7 @@ static void layout_parses_tensors_and_outputs(void **state)
     assert_null(l.shm_path);
     assert_int_equal(l.batch_size, 2);
     assert_int_equal(l.steps_per_epoch, 3);
+    assert_int_equal(l.batches_per_epoch, 3); /* Not sent: same as steps. */
     assert_int_equal(l.rows, 5);
     assert_int_equal(l.epoch, 1);
     assert_int_equal(l.batch, 2);

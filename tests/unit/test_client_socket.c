@@ -37,6 +37,7 @@
 
 static const char welcome_body[] =
     "{\"version\": 1, \"stream\": \"train\", \"batch_size\": 2, \"steps_per_epoch\": 3,"
+    " \"batches_per_epoch\": 6, \"rank\": 1, \"world\": 2,"
     " \"rows\": 5, \"epoch\": 3, \"batch\": 4, \"slot_count\": 3, \"slot_size\": 256,"
     " \"shm_size\": 768, \"shm_path\": null,"
     " \"tensors\": ["
@@ -285,6 +286,7 @@ static void handshake_fd_and_batches(void **state)
     assert_string_equal(mogen_stream_name(c), "train");
     assert_int_equal(mogen_batch_size(c), 2);
     assert_int_equal(mogen_steps_per_epoch(c), 3);
+    assert_int_equal(mogen_batches_per_epoch(c), 6);
     assert_int_equal(mogen_row_count(c), 5);
     assert_int_equal(mogen_slot_count(c), 3);
     assert_int_equal(mogen_tensor_count(c), 3);
