@@ -147,7 +147,7 @@ static void service_hello(conn_t *conn, const cJSON *req)
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(req, "start");
     const cJSON *want_fd_item = cJSON_GetObjectItemCaseSensitive(req, "want_fd");
     uint32_t rank = 0, world = 1, epoch = 0, batch = 0;
-    int has_start = 0, has_rank, has_world, want_fd = 1, index;
+    int has_start = 0, want_fd = 1, index;
     feed_t *feed;
 
     if (conn->feed >= 0) {
@@ -181,9 +181,8 @@ static void service_hello(conn_t *conn, const cJSON *req)
         return;
     }
     feed = &d->feeds[index];
-    has_rank = service_get_uint(req, "rank", &rank);
-    has_world = service_get_uint(req, "world", &world);
-    if (has_rank < 0 || has_world < 0 || world == 0 || rank >= world) {
+    if (service_get_uint(req, "rank", &rank) < 0 || service_get_uint(req, "world", &world) < 0 ||
+        world == 0 || rank >= world) {
         conn_send_error(conn, "bad_request", 1,
                         "\"rank\" and \"world\" must be integers with 0 <= rank < world");
         return;
@@ -211,7 +210,10 @@ static void service_hello(conn_t *conn, const cJSON *req)
         return;
     }
 
-    if (has_start || has_rank > 0 || has_world > 0) {
+    /* Without "start", a client that names the stream's current sharding
+     * (or none) joins the queue where it stands; naming another sharding
+     * restarts the current epoch at this rank's first batch. */
+    if (has_start || rank != feed->rank || world != feed->world) {
         uint32_t steps = scheduler_batches_for_rank(&feed->scheduler, rank, world);
         if (!has_start) {
             epoch = feed->deliver_epoch;

@@ -8,10 +8,23 @@
 #ifndef MOGEN_CTL_H
 #define MOGEN_CTL_H
 
+#include <stdlib.h>
+
 /* Exit statuses shared by every subcommand. */
 #define CTL_EXIT_OK 0    /* Success: the daemon would start / the request worked. */
 #define CTL_EXIT_FAIL 1  /* The check found errors, or the daemon said no. */
 #define CTL_EXIT_USAGE 2 /* Bad arguments; nothing was done. */
+
+/* The socket status and peek talk to when neither --socket nor
+ * $MOGEN_SOCKET says otherwise: the systemd unit's RuntimeDirectory. */
+#define CTL_DEFAULT_SOCKET "/run/mogen/mogen.sock"
+
+/* $MOGEN_SOCKET when set and not empty, else CTL_DEFAULT_SOCKET. */
+static inline const char *ctl_default_socket(void)
+{
+    const char *env = getenv("MOGEN_SOCKET");
+    return env != NULL && env[0] != '\0' ? env : CTL_DEFAULT_SOCKET;
+}
 
 /* validate.c: everything the daemon checks at load, without starting it. */
 int ctl_validate(int argc, char **argv);
