@@ -147,3 +147,32 @@ def test_usage_errors_exit_2(tmp_path):
         assert subprocess.run([str(MOGENCTL), "validate"], capture_output=True).returncode == 2
         helped = subprocess.run([str(MOGENCTL), "validate", "--help"], capture_output=True, text=True)
         assert helped.returncode == 0 and "--write-classes" in helped.stdout
+
+
+def test_example_config_is_valid_and_documented(tmp_path, clothing):
+    """conf/mogend.json, pointed at the clothing data, loads; all its keys are in docs/config.md."""
+    text = (REPO / "conf" / "mogend.json").read_text()
+    text = text.replace("/srv/data/clothing", str(CLOTHING))
+    text = text.replace("/var/lib/mogen", str(tmp_path / "classes"))
+    config = tmp_path / "mogend.json"
+    config.write_text(text)
+    result = run_validate(config)
+    assert result.returncode == 0, result.stdout
+
+    import re
+    data = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
+    docs = (REPO / "docs" / "config.md").read_text()
+
+    def keys(node, path=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                # Output names are the user's own, not config keys.
+                if path not in ("outputs.multi_class", "outputs.multi_label"):
+                    yield k
+                yield from keys(v, f"{path}.{k}" if path else k)
+        elif isinstance(node, list):
+            for v in node:
+                yield from keys(v, path)
+
+    undocumented = sorted({k for k in keys(data) if f"`{k}`" not in docs})
+    assert undocumented == []
