@@ -383,7 +383,7 @@ static void ds_load_stream(dataset_t *ds, size_t i, labels_t *vocab, int check_f
     r.name = ds_csv_name(cfg, i);
     r.csv = &csv;
 
-    csv_load(&csv, cfg->streams[i].csv, r.name, rep);
+    int malformed = csv_load(&csv, cfg->streams[i].csv, r.name, rep) != 0;
     if (csv.column_count == 0) {
         csv_free(&csv);
         return;
@@ -395,7 +395,12 @@ static void ds_load_stream(dataset_t *ds, size_t i, labels_t *vocab, int check_f
     r.ids_cap = mogen_calloc(nout ? nout : 1, sizeof(*r.ids_cap));
     r.ends = mogen_calloc(nout ? nout : 1, sizeof(*r.ends));
 
-    if (ds_find_columns(&r) == 0) {
+    /*
+     * A malformed record was left out of the table, so the row numbers
+     * after it would be off by one: check the columns, but leave the rows
+     * until the CSV itself is fixed.
+     */
+    if (ds_find_columns(&r) == 0 && !malformed) {
         ds_read_rows(&r, st, check_files);
         ds_report_stream(&r, st);
     }

@@ -101,10 +101,7 @@ static int validate_args(int argc, char **argv, validate_opts_t *o)
     return 0;
 }
 
-/*
- * Fills order[] with output o's class indices from most to least frequent
- * (ties by class index, so the output is stable).
- */
+/* The output whose classes validate_freq_cmp() compares (qsort has no context). */
 static const dataset_output_t *validate_sort_out;
 
 static int validate_freq_cmp(const void *a, const void *b)
@@ -119,6 +116,10 @@ static int validate_freq_cmp(const void *a, const void *b)
     return x < y ? -1 : (x > y);
 }
 
+/*
+ * Returns a new array (mogen_free) of out's class indices from most to
+ * least frequent, ties by class index so that the output is stable.
+ */
 static uint32_t *validate_by_frequency(const dataset_output_t *out)
 {
     uint32_t *order = mogen_reallocarray(NULL, out->class_count ? out->class_count : 1,

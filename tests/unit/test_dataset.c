@@ -465,6 +465,20 @@ static void classes_dir_that_cannot_be_made_is_reported(void **state)
     assert_non_null(strstr(err, "cannot create /nonexistent/mogen/classes"));
 }
 
+static void malformed_csv_reports_columns_but_not_rows(void **state)
+{
+    fixture_t *f = *state;
+
+    /* Line 3 is short; row numbers after it would be off, so rows wait. */
+    put(f, "t.csv", "image,label\na,x\nb\nc,\n");
+    configure(f, "{\"outputs\": {\"multi_class\": [{\"o\": \"label\"}, {\"p\": \"nope\"}]},"
+                 " \"streams\": {\"train\": {\"csv\": \"t.csv\"}}}");
+    assert_int_equal(dataset_load(&f->ds, &f->cfg, 0, &f->rep), -EINVAL);
+    assert_reported(&f->rep, "t.csv:3: expected 2 fields as in the header, found 1");
+    assert_reported(&f->rep, "outputs.multi_class[1]: column \"nope\" is not in t.csv");
+    assert_int_equal(f->rep.error_count, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +505,7 @@ int main(void)
         T(onehot_and_index_encodings_write_the_class),
         T(classes_files_list_names_in_index_order),
         T(classes_dir_that_cannot_be_made_is_reported),
+        T(malformed_csv_reports_columns_but_not_rows),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
