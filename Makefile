@@ -60,7 +60,9 @@ FUZZ_SECONDS ?= 20
 
 .PHONY: all test unit sanitize pytest deps demo bench install clean fuzz
 
-all: $(MOGEND) $(MOGENCTL) $(CLIENT_LIB) $(CLIENT_SO) $(BUILD)/mogen.pc
+EXAMPLES = $(BUILD)/examples/sum_batch $(BUILD)/examples/sum_batch_shared
+
+all: $(MOGEND) $(MOGENCTL) $(CLIENT_LIB) $(CLIENT_SO) $(BUILD)/mogen.pc $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,7 +77,19 @@ $(CLIENT_LIB): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(CLIENT_SO): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
-	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libmogen.so.1 -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libmogen.so.1 -Wl,--no-undefined -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcjson)
+	ln -sf libmogen.so $(BUILD)/libmogen.so.1
+
+# The C example, linked once against the static and once against the shared
+# library (found through an rpath to the build tree), as a user would.
+$(BUILD)/examples/sum_batch: client/c/examples/sum_batch.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CLIENT_LIB) $(shell $(PKG_CONFIG) --libs libcjson)
+
+$(BUILD)/examples/sum_batch_shared: client/c/examples/sum_batch.c $(CLIENT_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -lmogen -Wl,-rpath,$(abspath $(BUILD))
 
 $(BUILD)/mogen.pc: client/c/mogen.pc.in
 	@mkdir -p $(dir $@)

@@ -1,0 +1,76 @@
+"""The C client library over a real daemon: the example program sees the
+same batches, byte for byte, as the Python client does."""
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from harness import BUILD, Mogend, make_images, write_csv
+import mogen  # noqa: E402  (harness puts client/python on sys.path)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    names = make_images(tmp_path / "images", 23, size=(30, 20))
+    write_csv(tmp_path / "train.csv", ["image", "label", "size"],
+              [[n, "xyz"[i % 3], "SML"[i % 2]] for i, n in enumerate(names)])
+    return tmp_path
+
+
+def config(root):
+    return {
+        "image": {"size": [12, 10]},
+        "path": {"root": str(root / "images")},
+        "outputs": {"multi_class": [{"label_output": "label"},
+                                    {"size_output": {"column": "size", "encoding": "index"}}]},
+        "streams": {"train": {"csv": str(root / "train.csv"), "batch_size": 5,
+                              "shuffle": True, "augment": False}},
+        "seed": 3,
+        "ring_slots": 3,
+    }
+
+
+def python_sums(socket, count):
+    c = mogen.Client(socket, "train", start=(0, 0))
+    out = []
+    while len(out) < count:
+        item = c._next()
+        if item is None:
+            continue
+        x, y, info = item
+        label = c.outputs[0].classes[int(np.argmax(y["label_output"][0]))]
+        size = c.outputs[1].classes[int(y["size_output"][0])]
+        out.append((info["epoch"], info["batch"], info["size"], int(x.astype(np.int64).sum()),
+                    label, size))
+    c.close()
+    return out
+
+
+@pytest.mark.parametrize("program", ["sum_batch", "sum_batch_shared"])
+def test_c_example_sees_the_same_batches_as_python(dataset, program):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        run = subprocess.run([str(BUILD / "examples" / program), d.socket, "train", "7"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        want = python_sums(d.socket, 7)
+    lines = run.stdout.splitlines()
+    assert lines[0] == "stream train: batch_size 5, 5 steps per epoch, 2 outputs"
+    assert "end of epoch 0" in lines
+    got = []
+    for line in lines:
+        m = re.match(r"epoch (\d+) batch (\d+): (\d+) samples, x sum (\S+), "
+                     r"label_output\[0\] (\S+), size_output\[0\] (\S+)", line)
+        if m:
+            got.append((int(m[1]), int(m[2]), int(m[3]), int(float(m[4])), m[5], m[6]))
+    assert got == want
+    assert got[4][2] == 3, "23 rows in batches of 5 end with a batch of 3"
+
+
+def test_c_example_reports_the_daemons_error(dataset):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        run = subprocess.run([str(BUILD / "examples" / "sum_batch"), d.socket, "nope"],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert 'no stream named "nope"; streams are: train' in run.stderr
