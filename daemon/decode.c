@@ -192,6 +192,11 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
         decode_err(err, errlen, "corrupt image header: it gives a size of %ux%u", w, h);
         return -EINVAL;
     }
+    if (w > DECODE_MAX_SIDE || h > DECODE_MAX_SIDE) {
+        decode_err(err, errlen, "image is %ux%u, a side over the %u-pixel maximum", w, h,
+                   DECODE_MAX_SIDE);
+        return -EFBIG;
+    }
     if (pixels > max_pixels) {
         decode_err(err, errlen,
                    "image is %ux%u (%llu pixels), over the image.max_pixels limit of %llu", w,
@@ -234,7 +239,7 @@ static int decoder_open_png(decoder_t *d, uint64_t max_pixels, int honour_exif, 
                             size_t errlen)
 {
     struct spng_ihdr ihdr;
-    uint32_t dim_limit = max_pixels < 0x7FFFFFFFu ? (uint32_t)max_pixels : 0x7FFFFFFFu;
+    uint32_t dim_limit = max_pixels < DECODE_MAX_SIDE ? (uint32_t)max_pixels : DECODE_MAX_SIDE;
     int rc;
 
     d->png = spng_ctx_new(0);

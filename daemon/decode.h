@@ -27,6 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The longest side decoded, in pixels (2^28). The warp steps source
+ * positions in 32.32 fixed point and relies on it; no real image comes near.
+ */
+#define DECODE_MAX_SIDE (1u << 28)
+
 typedef enum image_format {
     IMAGE_FORMAT_UNKNOWN, /* Neither JPEG nor PNG. */
     IMAGE_FORMAT_JPEG,    /* Starts FF D8 FF. */

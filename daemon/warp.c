@@ -14,17 +14,21 @@
 
 #include "exif.h"
 
-/* Fixed point for source positions: 16 fraction bits, in an int64. */
-#define WARP_SHIFT 16
+/*
+ * Fixed point for source positions: 32 fraction bits in an int64, so that
+ * stepping a whole row adds no visible drift (2^-33 pixel per step).
+ */
+#define WARP_SHIFT 32
 #define WARP_ONE ((int64_t)1 << WARP_SHIFT)
 #define WARP_HALF (WARP_ONE / 2)
 
 /*
- * A row whose source positions stay within +-2^31 pixels can be stepped in
- * fixed point without overflow (2^47 in an int64); rows beyond that only
+ * A row whose source positions stay within +-2^28 pixels can be stepped in
+ * fixed point without overflow (2^60 in an int64); rows beyond that only
  * happen with absurd zooms and are evaluated per pixel in double instead.
+ * Decoded images are never wider or taller than this (DECODE_MAX_SIDE).
  */
-#define WARP_SAFE_RANGE 2147483648.0
+#define WARP_SAFE_RANGE 268435456.0
 
 void warp_identity(warp_affine_t *a)
 {
@@ -189,19 +193,25 @@ static inline void warp_put_fill(uint8_t *out, const uint8_t *fill, uint32_t ch)
         out[c] = fill[c];
 }
 
+/* Bits of the bilinear weights; see warp_sample_bilinear for the bound. */
+#define WARP_WBITS 11
+#define WARP_WONE (1u << WARP_WBITS)
+
 /*
  * Bilinear sample at index-space fixed-point (u, v), which the caller has
  * checked lies within [-0.5, w - 0.5) x [-0.5, h - 0.5): neighbours past an
  * edge are clamped to it, so border pixels are not darkened by the fill.
- * Weights are 8-bit; the sum fits in 32 bits (255 * 256 * 256).
+ * Weights have 11 bits: the sum, at most 255 * 2^11 * 2^11 plus rounding,
+ * fits in 32 bits, and truncating the fraction moves a value by at most
+ * 255 / 2^11 (an eighth of a level) per axis.
  */
 static inline void warp_sample_bilinear(const warp_image_t *s, int64_t u, int64_t v,
                                         uint32_t ch, uint8_t *out)
 {
     int64_t uu = u + WARP_ONE, vv = v + WARP_ONE; /* Non-negative, so >> is floor. */
     int64_t x0 = (uu >> WARP_SHIFT) - 1, y0 = (vv >> WARP_SHIFT) - 1;
-    uint32_t fx = (uint32_t)(uu >> (WARP_SHIFT - 8)) & 0xFF;
-    uint32_t fy = (uint32_t)(vv >> (WARP_SHIFT - 8)) & 0xFF;
+    uint32_t fx = (uint32_t)(uu >> (WARP_SHIFT - WARP_WBITS)) & (WARP_WONE - 1);
+    uint32_t fy = (uint32_t)(vv >> (WARP_SHIFT - WARP_WBITS)) & (WARP_WONE - 1);
     int64_t x1 = x0 + 1, y1 = y0 + 1;
     const uint8_t *r0, *r1, *p00, *p01, *p10, *p11;
 
@@ -220,9 +230,10 @@ static inline void warp_sample_bilinear(const warp_image_t *s, int64_t u, int64_
     p10 = r1 + (size_t)x0 * ch;
     p11 = r1 + (size_t)x1 * ch;
     for (uint32_t c = 0; c < ch; c++) {
-        uint32_t top = p00[c] * (256 - fx) + p01[c] * fx;
-        uint32_t bot = p10[c] * (256 - fx) + p11[c] * fx;
-        out[c] = (uint8_t)((top * (256 - fy) + bot * fy + 32768) >> 16);
+        uint32_t top = p00[c] * (WARP_WONE - fx) + p01[c] * fx;
+        uint32_t bot = p10[c] * (WARP_WONE - fx) + p11[c] * fx;
+        out[c] = (uint8_t)((top * (WARP_WONE - fy) + bot * fy + (1u << (2 * WARP_WBITS - 1))) >>
+                           (2 * WARP_WBITS));
     }
 }
 
@@ -247,13 +258,93 @@ static inline void warp_sample_nearest(const warp_image_t *s, int64_t u, int64_t
         out[c] = p[c];
 }
 
+static inline int64_t warp_floor_div(int64_t a, int64_t b) /* b > 0 */
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static inline int64_t warp_ceil_div(int64_t a, int64_t b) /* b > 0 */
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+/*
+ * Narrows [*xs, *xe) to the integers x with lo <= a + x * d < hi. Exact:
+ * the fixed-point positions along a row are a + x * d, integer arithmetic.
+ * An empty result is [*xs, *xs) with *xs unchanged, so that a narrowed span
+ * always stays inside the one it came from.
+ */
+static void warp_span(int64_t a, int64_t d, int64_t lo, int64_t hi, int64_t *xs, int64_t *xe)
+{
+    int64_t s = *xs, e = *xe;
+
+    if (d == 0) {
+        if (a < lo || a >= hi)
+            e = s;
+    } else if (d > 0) {
+        int64_t s2 = warp_ceil_div(lo - a, d), e2 = warp_ceil_div(hi - a, d);
+        s = s2 > s ? s2 : s;
+        e = e2 < e ? e2 : e;
+    } else {
+        int64_t e2 = warp_floor_div(a - lo, -d) + 1, s2 = warp_floor_div(a - hi, -d) + 1;
+        s = s2 > s ? s2 : s;
+        e = e2 < e ? e2 : e;
+    }
+    if (e <= s) {
+        *xe = *xs;
+        return;
+    }
+    *xs = s;
+    *xe = e;
+}
+
+/*
+ * Bilinear with no clamping over a run of n pixels whose 2x2 neighbourhoods
+ * are known to lie inside the source: the hot loop of a warp. The source
+ * base and stride are locals and the pointers restrict-qualified, because
+ * the byte stores to out could otherwise alias them and force reloads on
+ * every pixel.
+ */
+static inline void warp_bilinear_run(const uint8_t *restrict base, size_t stride, int64_t u,
+                                     int64_t v, int64_t du, int64_t dv, int64_t n,
+                                     const uint32_t ch, uint8_t *restrict out)
+{
+    const uint32_t round = 1u << (2 * WARP_WBITS - 1);
+
+    for (int64_t i = 0; i < n; i++, u += du, v += dv, out += ch) {
+        size_t x0 = (size_t)(u >> WARP_SHIFT), y0 = (size_t)(v >> WARP_SHIFT);
+        uint32_t fx = (uint32_t)(u >> (WARP_SHIFT - WARP_WBITS)) & (WARP_WONE - 1);
+        uint32_t fy = (uint32_t)(v >> (WARP_SHIFT - WARP_WBITS)) & (WARP_WONE - 1);
+        uint32_t gx = WARP_WONE - fx, gy = WARP_WONE - fy;
+        const uint8_t *p0 = base + y0 * stride + x0 * ch, *p1 = p0 + stride;
+
+        if (ch == 3) {
+            uint32_t t0 = p0[0] * gx + p0[3] * fx, b0 = p1[0] * gx + p1[3] * fx;
+            uint32_t t1 = p0[1] * gx + p0[4] * fx, b1 = p1[1] * gx + p1[4] * fx;
+            uint32_t t2 = p0[2] * gx + p0[5] * fx, b2 = p1[2] * gx + p1[5] * fx;
+
+            out[0] = (uint8_t)((t0 * gy + b0 * fy + round) >> (2 * WARP_WBITS));
+            out[1] = (uint8_t)((t1 * gy + b1 * fy + round) >> (2 * WARP_WBITS));
+            out[2] = (uint8_t)((t2 * gy + b2 * fy + round) >> (2 * WARP_WBITS));
+        } else {
+            uint32_t t = p0[0] * gx + p0[1] * fx, b = p1[0] * gx + p1[1] * fx;
+
+            out[0] = (uint8_t)((t * gy + b * fy + round) >> (2 * WARP_WBITS));
+        }
+    }
+}
+
 /*
  * Nearest and bilinear, for a fixed channel count so the compiler unrolls the
  * channel loops. Each row's start is computed in double from the matrix (no
- * drift from row to row); along the row the position advances by a constant
- * fixed-point step.
+ * drift from row to row); along the row the position is start + x * step in
+ * fixed point. The row is cut, exactly, into five runs: fill before the
+ * source, edge pixels (clamped neighbours), interior pixels (no checks at
+ * all), edge pixels again, fill after. Rows too far out for fixed point (see
+ * WARP_SAFE_RANGE) are evaluated per pixel in double. Always inlined so
+ * that each channel count gets its own copy with the channel loops unrolled.
  */
-static inline void warp_point_rows(const warp_image_t *src, const warp_affine_t *a, int bilinear,
+static inline __attribute__((always_inline)) void warp_point_rows(const warp_image_t *src, const warp_affine_t *a, int bilinear,
                                    const uint8_t *fill, uint8_t *dst, uint32_t dw, uint32_t dh,
                                    const uint32_t ch)
 {
@@ -261,32 +352,60 @@ static inline void warp_point_rows(const warp_image_t *src, const warp_affine_t 
     const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
     const int64_t umax = ((int64_t)src->width << WARP_SHIFT) - WARP_HALF;
     const int64_t vmax = ((int64_t)src->height << WARP_SHIFT) - WARP_HALF;
+    const int64_t uin = ((int64_t)src->width - 1) << WARP_SHIFT;
+    const int64_t vin = ((int64_t)src->height - 1) << WARP_SHIFT;
     uint8_t *out = dst;
 
-    for (uint32_t y = 0; y < dh; y++) {
+    for (uint32_t y = 0; y < dh; y++, out += (size_t)dw * ch) {
         double yc = y + 0.5;
         double xs = m[0] * 0.5 + m[1] * yc + m[2] - 0.5;
         double ys = m[3] * 0.5 + m[4] * yc + m[5] - 0.5;
         double xe = xs + m[0] * dw, ye = ys + m[3] * dw;
-        int safe = fabs(xs) < WARP_SAFE_RANGE && fabs(ys) < WARP_SAFE_RANGE &&
-                   fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE;
-        int64_t u = warp_fixed(xs), v = warp_fixed(ys);
-        int64_t du = safe ? warp_fixed(m[0]) : 0, dv = safe ? warp_fixed(m[3]) : 0;
+        int64_t u0, v0, du, dv, vs = 0, ve = dw, is, ie;
 
-        for (uint32_t x = 0; x < dw; x++, out += ch) {
-            if (!safe) {
-                u = warp_fixed(xs + m[0] * x);
-                v = warp_fixed(ys + m[3] * x);
+        if (!(fabs(xs) < WARP_SAFE_RANGE && fabs(ys) < WARP_SAFE_RANGE &&
+              fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE)) {
+            for (uint32_t x = 0; x < dw; x++) {
+                int64_t u = warp_fixed(xs + m[0] * x), v = warp_fixed(ys + m[3] * x);
+                uint8_t *o = out + (size_t)x * ch;
+
+                if (u < umin || u >= umax || v < vmin || v >= vmax)
+                    warp_put_fill(o, fill, ch);
+                else if (bilinear)
+                    warp_sample_bilinear(src, u, v, ch, o);
+                else
+                    warp_sample_nearest(src, u, v, ch, o);
             }
-            if (u < umin || u >= umax || v < vmin || v >= vmax)
-                warp_put_fill(out, fill, ch);
-            else if (bilinear)
-                warp_sample_bilinear(src, u, v, ch, out);
-            else
-                warp_sample_nearest(src, u, v, ch, out);
-            u += du;
-            v += dv;
+            continue;
         }
+        u0 = warp_fixed(xs);
+        v0 = warp_fixed(ys);
+        du = warp_fixed(m[0]);
+        dv = warp_fixed(m[3]);
+        warp_span(u0, du, umin, umax, &vs, &ve);
+        warp_span(v0, dv, vmin, vmax, &vs, &ve);
+        is = vs;
+        ie = ve;
+        if (bilinear) {
+            warp_span(u0, du, 0, uin, &is, &ie);
+            warp_span(v0, dv, 0, vin, &is, &ie);
+        } else {
+            is = ie = ve;
+        }
+        for (int64_t x = 0; x < vs; x++)
+            warp_put_fill(out + x * ch, fill, ch);
+        for (int64_t x = vs; x < is; x++) {
+            if (bilinear)
+                warp_sample_bilinear(src, u0 + x * du, v0 + x * dv, ch, out + x * ch);
+            else
+                warp_sample_nearest(src, u0 + x * du, v0 + x * dv, ch, out + x * ch);
+        }
+        warp_bilinear_run(src->pixels, src->stride, u0 + is * du, v0 + is * dv, du, dv, ie - is,
+                          ch, out + is * ch);
+        for (int64_t x = ie; x < ve; x++)
+            warp_sample_bilinear(src, u0 + x * du, v0 + x * dv, ch, out + x * ch);
+        for (int64_t x = ve; x < (int64_t)dw; x++)
+            warp_put_fill(out + x * ch, fill, ch);
     }
 }
 

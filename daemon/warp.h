@@ -79,8 +79,8 @@ int warp_build(const warp_geometry_t *g, const augment_params_t *aug, warp_affin
 /*
  * Fills dst, dst_width x dst_height pixels of src->channels bytes each, rows
  * tightly packed, by sampling src at out_to_src of each pixel centre.
- * Positions outside the source get fill (src->channels bytes). Bilinear and nearest use 16.16 fixed-point coordinates
- * stepped incrementally along each row and 8-bit weights; area averages the
+ * Positions outside the source get fill (src->channels bytes). Bilinear and nearest use 32.32 fixed-point coordinates
+ * stepped incrementally along each row and 11-bit weights; area averages the
  * source box that one output pixel covers (see warp.c).
  */
 void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interpolation_t interp,

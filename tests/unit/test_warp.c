@@ -1,0 +1,335 @@
+/*
+ * test_warp.c: the affine matrix and the sampler, on images made in memory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "warp.h"
+
+static const uint8_t black[3] = {0, 0, 0};
+
+/* A deterministic test pattern of w x h x ch. */
+static uint8_t *pattern(uint32_t w, uint32_t h, uint32_t ch)
+{
+    uint8_t *p = malloc((size_t)w * h * ch);
+    for (uint32_t i = 0; i < w * h * ch; i++)
+        p[i] = (uint8_t)((i * 2654435761u) >> 24);
+    return p;
+}
+
+static warp_geometry_t geometry(uint32_t sw, uint32_t sh, uint32_t dw, uint32_t dh)
+{
+    return (warp_geometry_t){sw, sh, sw, sh, 1, dw, dh, RESIZE_STRETCH};
+}
+
+static void invert_undoes_multiply(void **state)
+{
+    warp_affine_t a = {{1.5, 0.2, 3, -0.4, 0.9, -7}}, inv, prod;
+    (void)state;
+    assert_int_equal(warp_invert(&inv, &a), 0);
+    warp_multiply(&prod, &a, &inv);
+    assert_true(fabs(prod.m[0] - 1) < 1e-12 && fabs(prod.m[1]) < 1e-12);
+    assert_true(fabs(prod.m[2]) < 1e-12 && fabs(prod.m[3]) < 1e-12);
+    assert_true(fabs(prod.m[4] - 1) < 1e-12 && fabs(prod.m[5]) < 1e-12);
+}
+
+static void singular_matrix_is_refused(void **state)
+{
+    warp_affine_t a = {{1, 2, 0, 2, 4, 0}}, inv;
+    augment_params_t aug;
+    warp_geometry_t g = geometry(8, 8, 8, 8);
+    (void)state;
+    assert_int_equal(warp_invert(&inv, &a), -EDOM);
+    augment_identity(&aug);
+    aug.zoom = 0;
+    assert_int_equal(warp_build(&g, &aug, &inv), -EDOM);
+}
+
+static void identity_params_copy_the_image_exactly(void **state)
+{
+    uint32_t w = 17, h = 11;
+    uint8_t *src = pattern(w, h, 3), *dst = malloc(w * h * 3), *dst2 = malloc(w * h * 3);
+    warp_geometry_t g = geometry(w, h, w, h);
+    warp_image_t si = {src, w, h, 3, w * 3};
+    augment_params_t id;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&id);
+    for (int interp = 0; interp < INTERP_MAX; interp++) {
+        assert_int_equal(warp_build(&g, &id, &m), 0);
+        warp_apply(&si, &m, (interpolation_t)interp, black, dst, w, h);
+        assert_memory_equal(dst, src, w * h * 3);
+        /* NULL augmentation is the same plain resize. */
+        assert_int_equal(warp_build(&g, NULL, &m), 0);
+        warp_apply(&si, &m, (interpolation_t)interp, black, dst2, w, h);
+        assert_memory_equal(dst2, src, w * h * 3);
+    }
+    free(src);
+    free(dst);
+    free(dst2);
+}
+
+static void horizontal_flip_is_an_exact_mirror(void **state)
+{
+    uint32_t w = 16, h = 9;
+    uint8_t *src = pattern(w, h, 3), *dst = malloc(w * h * 3);
+    warp_geometry_t g = geometry(w, h, w, h);
+    warp_image_t si = {src, w, h, 3, w * 3};
+    augment_params_t aug;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&aug);
+    aug.flip_horizontal = 1;
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    for (int interp = 0; interp < INTERP_MAX; interp++) {
+        warp_apply(&si, &m, (interpolation_t)interp, black, dst, w, h);
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++)
+                assert_memory_equal(dst + (y * w + x) * 3, src + (y * w + (w - 1 - x)) * 3, 3);
+    }
+    free(src);
+    free(dst);
+}
+
+static void vertical_flip_is_an_exact_mirror(void **state)
+{
+    uint32_t w = 7, h = 12;
+    uint8_t *src = pattern(w, h, 1), *dst = malloc(w * h);
+    warp_geometry_t g = geometry(w, h, w, h);
+    warp_image_t si = {src, w, h, 1, w};
+    augment_params_t aug;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&aug);
+    aug.flip_vertical = 1;
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    warp_apply(&si, &m, INTERP_BILINEAR, black, dst, w, h);
+    for (uint32_t y = 0; y < h; y++)
+        assert_memory_equal(dst + y * w, src + (h - 1 - y) * w, w);
+    free(src);
+    free(dst);
+}
+
+/* Reference bilinear with pixel-centre alignment and edge clamping. */
+static double ref_bilinear(const uint8_t *s, uint32_t w, uint32_t h, double u, double v)
+{
+    double fx, fy;
+    int x0, y0, x1, y1;
+    u = u < 0 ? 0 : u;
+    v = v < 0 ? 0 : v;
+    x0 = (int)floor(u);
+    y0 = (int)floor(v);
+    fx = u - x0;
+    fy = v - y0;
+    x1 = x0 + 1 < (int)w ? x0 + 1 : (int)w - 1;
+    y1 = y0 + 1 < (int)h ? y0 + 1 : (int)h - 1;
+    if (x0 > (int)w - 1)
+        x0 = (int)w - 1;
+    if (y0 > (int)h - 1)
+        y0 = (int)h - 1;
+    return (s[y0 * w + x0] * (1 - fx) + s[y0 * w + x1] * fx) * (1 - fy) +
+           (s[y1 * w + x0] * (1 - fx) + s[y1 * w + x1] * fx) * fy;
+}
+
+static void resize_matches_reference_bilinear(void **state)
+{
+    uint32_t sw = 13, sh = 10, dw = 29, dh = 7;
+    uint8_t *src = pattern(sw, sh, 1), *dst = malloc(dw * dh);
+    warp_geometry_t g = geometry(sw, sh, dw, dh);
+    warp_image_t si = {src, sw, sh, 1, sw};
+    warp_affine_t m;
+    (void)state;
+    assert_int_equal(warp_build(&g, NULL, &m), 0);
+    warp_apply(&si, &m, INTERP_BILINEAR, black, dst, dw, dh);
+    for (uint32_t y = 0; y < dh; y++)
+        for (uint32_t x = 0; x < dw; x++) {
+            double u = (x + 0.5) * sw / dw - 0.5, v = (y + 0.5) * sh / dh - 0.5;
+            double want = ref_bilinear(src, sw, sh, u, v);
+            /* 8-bit weights: at most one level from the exact value. */
+            assert_true(fabs(dst[y * dw + x] - want) <= 1.0);
+        }
+    free(src);
+    free(dst);
+}
+
+static void area_halving_is_the_two_by_two_mean(void **state)
+{
+    uint32_t sw = 20, sh = 14, dw = 10, dh = 7;
+    uint8_t *src = pattern(sw, sh, 3), *dst = malloc(dw * dh * 3);
+    warp_geometry_t g = geometry(sw, sh, dw, dh);
+    warp_image_t si = {src, sw, sh, 3, sw * 3};
+    warp_affine_t m;
+    (void)state;
+    assert_int_equal(warp_build(&g, NULL, &m), 0);
+    warp_apply(&si, &m, INTERP_AREA, black, dst, dw, dh);
+    for (uint32_t y = 0; y < dh; y++)
+        for (uint32_t x = 0; x < dw; x++)
+            for (uint32_t c = 0; c < 3; c++) {
+                const uint8_t *p = src + ((2 * y) * sw + 2 * x) * 3 + c;
+                double mean = (p[0] + p[3] + p[sw * 3] + p[sw * 3 + 3]) / 4.0;
+                assert_true(fabs(dst[(y * dw + x) * 3 + c] - floor(mean + 0.5)) <= 0.5);
+            }
+    free(src);
+    free(dst);
+}
+
+static void outside_the_source_gets_the_fill(void **state)
+{
+    uint32_t w = 8, h = 8;
+    uint8_t *src = pattern(w, h, 3), *dst = malloc(w * h * 3);
+    static const uint8_t fill[3] = {1, 2, 3};
+    warp_geometry_t g = geometry(w, h, w, h);
+    warp_image_t si = {src, w, h, 3, w * 3};
+    augment_params_t aug;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&aug);
+    aug.translate_x = 0.5; /* Content moves right by 4: columns 0..3 are empty. */
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    for (int interp = 0; interp < INTERP_MAX; interp++) {
+        warp_apply(&si, &m, (interpolation_t)interp, fill, dst, w, h);
+        for (uint32_t y = 0; y < h; y++) {
+            for (uint32_t x = 0; x < 4; x++)
+                assert_memory_equal(dst + (y * w + x) * 3, fill, 3);
+            for (uint32_t x = 4; x < w; x++)
+                assert_memory_equal(dst + (y * w + x) * 3, src + (y * w + x - 4) * 3, 3);
+        }
+    }
+    free(src);
+    free(dst);
+}
+
+static void exif_rotation_is_undone(void **state)
+{
+    /* Stored 3x2, orientation 6 (rotate 90 clockwise to view): upright 2x3. */
+    static const uint8_t src[6] = {1, 2, 3, 4, 5, 6};
+    static const uint8_t want[6] = {4, 1, 5, 2, 6, 3};
+    uint8_t dst[6];
+    warp_geometry_t g = {3, 2, 3, 2, 6, 2, 3, RESIZE_STRETCH};
+    warp_image_t si = {src, 3, 2, 1, 3};
+    warp_affine_t m;
+    (void)state;
+    assert_int_equal(warp_build(&g, NULL, &m), 0);
+    warp_apply(&si, &m, INTERP_NEAREST, black, dst, 2, 3);
+    assert_memory_equal(dst, want, 6);
+}
+
+static void rotation_by_ninety_degrees_turns_the_image(void **state)
+{
+    uint32_t n = 6;
+    uint8_t *src = pattern(n, n, 1), *dst = malloc(n * n);
+    warp_geometry_t g = geometry(n, n, n, n);
+    warp_image_t si = {src, n, n, 1, n};
+    augment_params_t aug;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&aug);
+    aug.rotate_deg = 90; /* Counter-clockwise as seen. */
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    warp_apply(&si, &m, INTERP_NEAREST, black, dst, n, n);
+    for (uint32_t y = 0; y < n; y++)
+        for (uint32_t x = 0; x < n; x++)
+            assert_int_equal(dst[y * n + x], src[x * n + (n - 1 - y)]);
+    free(src);
+    free(dst);
+}
+
+static void fit_pads_and_crop_centres(void **state)
+{
+    /* A 4x2 white source into 4x4: fit gives rows 1..2 white, 0 and 3 fill. */
+    uint8_t src[8], dst[16], dst2[4];
+    static const uint8_t fill[1] = {7};
+    warp_geometry_t g = {4, 2, 4, 2, 1, 4, 4, RESIZE_FIT};
+    warp_image_t si = {src, 4, 2, 1, 4};
+    warp_affine_t m;
+    (void)state;
+    memset(src, 200, sizeof(src));
+    assert_int_equal(warp_build(&g, NULL, &m), 0);
+    warp_apply(&si, &m, INTERP_BILINEAR, fill, dst, 4, 4);
+    for (int x = 0; x < 4; x++) {
+        assert_int_equal(dst[x], 7);
+        assert_int_equal(dst[4 + x], 200);
+        assert_int_equal(dst[8 + x], 200);
+        assert_int_equal(dst[12 + x], 7);
+    }
+    /* Crop to 2x2 from columns 1..2 at scale 1. */
+    for (int i = 0; i < 8; i++)
+        src[i] = (uint8_t)(i * 10);
+    g = (warp_geometry_t){4, 2, 4, 2, 1, 2, 2, RESIZE_CROP};
+    assert_int_equal(warp_build(&g, NULL, &m), 0);
+    warp_apply(&si, &m, INTERP_NEAREST, fill, dst2, 2, 2);
+    assert_int_equal(dst2[0], 10);
+    assert_int_equal(dst2[1], 20);
+    assert_int_equal(dst2[2], 50);
+    assert_int_equal(dst2[3], 60);
+}
+
+static void required_scale_follows_the_resize_mode(void **state)
+{
+    augment_params_t aug;
+    (void)state;
+    /* 800x400 into 100x100. */
+    assert_true(fabs(warp_required_scale(800, 400, 1, 100, 100, RESIZE_STRETCH, NULL) - 0.25) <
+                1e-12);
+    assert_true(fabs(warp_required_scale(800, 400, 1, 100, 100, RESIZE_CROP, NULL) - 0.25) <
+                1e-12);
+    assert_true(fabs(warp_required_scale(800, 400, 1, 100, 100, RESIZE_FIT, NULL) - 0.125) <
+                1e-12);
+    /* EXIF rotation swaps the axes that are compared. */
+    assert_true(fabs(warp_required_scale(800, 400, 6, 100, 200, RESIZE_STRETCH, NULL) - 0.25) <
+                1e-12);
+    /* Zooming in needs more source pixels. */
+    augment_identity(&aug);
+    aug.zoom = 2;
+    assert_true(fabs(warp_required_scale(800, 400, 1, 100, 100, RESIZE_FIT, &aug) - 0.25) <
+                1e-12);
+}
+
+static void huge_zoom_out_does_not_overflow(void **state)
+{
+    uint32_t w = 9, h = 9;
+    uint8_t *src = pattern(w, h, 3), *dst = malloc(64 * 64 * 3);
+    warp_geometry_t g = geometry(w, h, 64, 64);
+    warp_image_t si = {src, w, h, 3, w * 3};
+    augment_params_t aug;
+    warp_affine_t m;
+    (void)state;
+    augment_identity(&aug);
+    aug.zoom = 1e-9;
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    for (int interp = 0; interp < INTERP_MAX; interp++)
+        warp_apply(&si, &m, (interpolation_t)interp, black, dst, 64, 64);
+    aug.zoom = 1e9;
+    assert_int_equal(warp_build(&g, &aug, &m), 0);
+    warp_apply(&si, &m, INTERP_BILINEAR, black, dst, 64, 64);
+    free(src);
+    free(dst);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(invert_undoes_multiply),
+        cmocka_unit_test(singular_matrix_is_refused),
+        cmocka_unit_test(identity_params_copy_the_image_exactly),
+        cmocka_unit_test(horizontal_flip_is_an_exact_mirror),
+        cmocka_unit_test(vertical_flip_is_an_exact_mirror),
+        cmocka_unit_test(resize_matches_reference_bilinear),
+        cmocka_unit_test(area_halving_is_the_two_by_two_mean),
+        cmocka_unit_test(outside_the_source_gets_the_fill),
+        cmocka_unit_test(exif_rotation_is_undone),
+        cmocka_unit_test(rotation_by_ninety_degrees_turns_the_image),
+        cmocka_unit_test(fit_pads_and_crop_centres),
+        cmocka_unit_test(required_scale_follows_the_resize_mode),
+        cmocka_unit_test(huge_zoom_out_does_not_overflow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
