@@ -206,10 +206,38 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
     return 0;
 }
 
+/*
+ * Applies the accepted-warning policy described in decode.h after a
+ * TurboJPEG call returned -1: returns 0 when the warning is accepted (and
+ * recorded), or a negative errno with the reason in err.
+ */
+static int decoder_jpeg_failure(decoder_t *d, char *err, size_t errlen)
+{
+    const char *why = tjGetErrorStr2(d->tj);
+
+    if (tjGetErrorCode(d->tj) == TJERR_WARNING) {
+        if (strstr(why, DECODE_JPEG_EOF_TEXT) != NULL) {
+            decode_err(err, errlen, "truncated JPEG data: %s", why);
+            return -EINVAL;
+        }
+        snprintf(d->warning, sizeof(d->warning), "JPEG warning: %s", why);
+        d->has_warning = 1;
+        return 0;
+    }
+    decode_err(err, errlen, "corrupt JPEG data: %s", why);
+    return -EINVAL;
+}
+
+/*
+ * Reads the JPEG header. libjpeg may warn already here (stray bytes between
+ * header segments); the same policy as for the pixels applies, see
+ * decoder_jpeg_failure(). TurboJPEG can report success without a frame
+ * header when the data ends first, hence the explicit size check.
+ */
 static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif, char *err,
                              size_t errlen)
 {
-    int w, h, subsamp, colorspace, rc;
+    int w = 0, h = 0, subsamp = -1, colorspace = -1, rc;
     const uint8_t *adobe;
     size_t adobe_len;
 
@@ -219,7 +247,16 @@ static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif,
     }
     if (tjDecompressHeader3(d->tj, d->bytes, (unsigned long)d->len, &w, &h, &subsamp,
                             &colorspace) != 0) {
-        decode_err(err, errlen, "corrupt JPEG data: %s", tjGetErrorStr2(d->tj));
+        if (tjGetErrorCode(d->tj) != TJERR_WARNING || w <= 0 || h <= 0) {
+            decode_err(err, errlen, "corrupt JPEG data: %s", tjGetErrorStr2(d->tj));
+            return -EINVAL;
+        }
+        rc = decoder_jpeg_failure(d, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (w <= 0 || h <= 0) {
+        decode_err(err, errlen, "corrupt JPEG data: the data ends before the frame header");
         return -EINVAL;
     }
     rc = decode_check_pixels((uint32_t)w, (uint32_t)h, max_pixels, err, errlen);
@@ -388,28 +425,6 @@ static void decode_cmyk_to_rgb(uint8_t *px, size_t pixels, uint32_t channels, in
             out += 3;
         }
     }
-}
-
-/*
- * Applies the accepted-warning policy described in decode.h after a
- * TurboJPEG call returned -1: returns 0 when the warning is accepted (and
- * recorded), or a negative errno with the reason in err.
- */
-static int decoder_jpeg_failure(decoder_t *d, char *err, size_t errlen)
-{
-    const char *why = tjGetErrorStr2(d->tj);
-
-    if (tjGetErrorCode(d->tj) == TJERR_WARNING) {
-        if (strstr(why, DECODE_JPEG_EOF_TEXT) != NULL) {
-            decode_err(err, errlen, "truncated JPEG data: %s", why);
-            return -EINVAL;
-        }
-        snprintf(d->warning, sizeof(d->warning), "JPEG warning: %s", why);
-        d->has_warning = 1;
-        return 0;
-    }
-    decode_err(err, errlen, "corrupt JPEG data: %s", why);
-    return -EINVAL;
 }
 
 static int decoder_decode_jpeg(decoder_t *d, uint32_t denom, uint32_t channels,
