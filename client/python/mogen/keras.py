@@ -10,7 +10,8 @@
 importable, so ``model.fit`` treats it as one. Access is SEQUENTIAL, not
 random: ``seq[i]`` returns the stream's next batch whatever ``i`` is (the
 daemon decides the order, shuffled per epoch with its seed), so Keras's own
-``shuffle`` argument has no effect. Batches are owned copies, because Keras
+``shuffle`` argument has no effect. (One exception keeps Keras epochs aligned
+with the daemon's: see ``Sequence.__getitem__``.) Batches are owned copies, because Keras
 may hold several batches at once (prefetching).
 """
 
@@ -44,6 +45,11 @@ class Sequence(_Base):
         client_kwargs["copy"] = True
         self.client = Client(socket_path, stream, **client_kwargs)
         self.stream = stream
+        # Batches remembered per daemon epoch for replay (see __getitem__);
+        # owned copies, so a few small batches of memory.
+        self.replay = 4
+        self._replay = {}
+        self._replay_epoch = None
 
     @property
     def outputs(self):
@@ -66,10 +72,31 @@ class Sequence(_Base):
         return self.client.steps_per_epoch
 
     def __getitem__(self, index):
-        """Returns the stream's next ``(x, y)``; ``index`` only bounds-checks."""
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"batch {index} of a {len(self)}-batch epoch")
-        x, y, _ = self.client.next_batch()
+        """Returns the stream's next ``(x, y)``, or replays one (see below).
+
+        Keras (the JAX trainer, when it builds the model) starts a pass, takes
+        a batch or two, and abandons it before the real first epoch. To keep
+        Keras epochs aligned with the daemon's, the first few batches of each
+        daemon epoch are remembered under the index Keras asked for them with;
+        asking for such an index again in the same daemon epoch replays that
+        batch instead of taking a new one. Every batch of an epoch is still
+        used once per Keras epoch, in whatever index order Keras asks
+        (``shuffle=True`` included).
+        """
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"batch {index} of a {n}-batch epoch")
+        index %= n
+        if index in self._replay:
+            return self._replay[index]
+        x, y, info = self.client.next_batch()
+        if info["epoch"] != self._replay_epoch:
+            self._replay_epoch = info["epoch"]
+            self._replay = {}
+        if len(self._replay) < self.replay:
+            self._replay[index] = (x, y)
+        if self.client.position[0] != info["epoch"]:  # that was the epoch's last batch
+            self._replay = {}
         return x, y
 
     def __iter__(self):

@@ -1,0 +1,95 @@
+"""The Python client against fakemogend (a scripted stand-in), for behaviour a real
+daemon does not produce on demand: slot reuse under old views, a WELCOME
+without its fd, a connection that drops mid-epoch. No build needed."""
+
+import socket
+
+import numpy as np
+import pytest
+
+import mogen
+from fakemogend import FakeDaemon, FakeStream, frame
+
+
+@pytest.fixture
+def fake(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
+    labels = {"a_output": rng.integers(0, 3, 10), "b_output": rng.integers(0, 2, 10)}
+    stream = FakeStream("train", x, labels, 4, slot_count=2,
+                        encodings={"a_output": "onehot", "b_output": "index"})
+    daemon = FakeDaemon(tmp_path / "fake.sock", [stream])
+    daemon.x, daemon.labels = x, labels
+    yield daemon
+    daemon.stop()
+
+
+def test_views_show_the_slot_and_the_lifetime_rule_holds(fake):
+    with mogen.Client(fake.path, "train") as c:
+        x0, y0, i0 = c.next_batch()
+        assert (x0 == fake.x[:4]).all() and i0["row_ids"].tolist() == [0, 1, 2, 3]
+        assert y0["b_output"].tolist() == fake.labels["b_output"][:4].tolist()
+        c.next_batch()          # releases slot 0, which the fake reuses for batch 1
+        assert fake.releases == [0]
+        assert (x0 == fake.x[4:8]).all(), "an old view shows the slot's new bytes"
+        assert i0["row_ids"].tolist() == [0, 1, 2, 3], "info arrays are owned"
+
+
+def test_epoch_ends_and_positions(fake):
+    with mogen.Client(fake.path, "train") as c:
+        assert [i["batch"] for _, _, i in c.epoch()] == [0, 1, 2]
+        assert c.position == (1, 0)
+        x, y = next(iter(c))
+        assert x.shape == (4, 4, 4, 1) and set(y) == {"a_output", "b_output"}
+        assert c.position == (1, 1)
+
+
+def test_connection_dropped_mid_epoch_is_daemon_gone(tmp_path):
+    x = np.zeros((10, 2, 2, 1), np.uint8)
+    stream = FakeStream("train", x, {"a_output": np.arange(10) % 2}, 2)
+    daemon = FakeDaemon(tmp_path / "drop.sock", [stream], drop_after=2)
+    try:
+        with mogen.Client(daemon.path, "train") as c:
+            c.next_batch()
+            c.next_batch()
+            with pytest.raises(mogen.DaemonGone):
+                c.next_batch()
+    finally:
+        daemon.stop()
+
+
+def test_welcome_without_fd_is_a_protocol_error(tmp_path):
+    path = str(tmp_path / "nofd.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    stream = FakeStream("train", np.zeros((2, 2, 2, 1), np.uint8), {"a_output": np.arange(2)}, 2)
+    import threading
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        conn.sendall(frame(2, stream.welcome()))  # no SCM_RIGHTS
+        conn.recv(4096)
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(mogen.ProtocolError, match="without the shared-memory fd"):
+            mogen.Client(path, "train", timeout=10)
+    finally:
+        t.join(5)
+        srv.close()
+
+
+def test_timeout_raises_mogen_timeout(tmp_path):
+    path = str(tmp_path / "mute.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    try:
+        with pytest.raises(mogen.MogenTimeout):
+            mogen.Client(path, "train", timeout=0.2)  # accepted by the kernel, never answered
+    finally:
+        srv.close()

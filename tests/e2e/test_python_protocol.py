@@ -1,0 +1,107 @@
+"""Unit tests of mogen.protocol (frame encoding, decoding): no daemon needed."""
+
+import json
+import struct
+
+import pytest
+
+from mogen import errors, protocol
+from mogen.protocol import MsgType
+
+
+def test_header_layout_is_magic_type_le16_length_le32():
+    h = protocol.encode_header(MsgType.RELEASE, 0x01020304)
+    assert h == b"MG" + b"\x06\x00" + b"\x04\x03\x02\x01"
+    assert len(h) == protocol.HEADER_SIZE == 8
+
+
+def test_message_type_numbers_follow_the_spec():
+    assert [(t.name, int(t)) for t in MsgType] == [
+        ("HELLO", 1), ("WELCOME", 2), ("NEXT", 3), ("BATCH", 4), ("END_OF_EPOCH", 5),
+        ("RELEASE", 6), ("STATUS", 7), ("STATUS_REPLY", 8), ("ERROR", 9)]
+
+
+def test_frame_round_trips_with_a_json_object_body():
+    body = {"slot": 3, "name": "Ankle boot", "ü": [1, 2]}
+    data = protocol.encode_frame(MsgType.BATCH, body)
+    assert struct.unpack("<2sHI", data[:8]) == (b"MG", 4, len(data) - 8)
+    assert json.loads(data[8:].decode("utf-8")) == body
+    msg_type, decoded, used = protocol.decode_frame(data + b"MGtrailing")
+    assert (msg_type, decoded, used) == (MsgType.BATCH, body, len(data))
+
+
+def test_empty_body_encodes_as_zero_length_and_decodes_as_empty_object():
+    data = protocol.encode_frame(MsgType.NEXT)
+    assert data == b"MG\x03\x00\x00\x00\x00\x00"
+    assert protocol.decode_frame(data) == (MsgType.NEXT, {}, 8)
+
+
+def test_incomplete_frames_need_more_bytes():
+    data = protocol.encode_frame(MsgType.STATUS_REPLY, {"streams": {}})
+    for cut in range(len(data)):
+        assert protocol.decode_frame(data[:cut]) is None, cut
+
+
+def test_bad_magic_is_a_protocol_error():
+    with pytest.raises(errors.ProtocolError, match="magic"):
+        protocol.decode_header(b"HTTP/1.1")
+
+
+def test_unknown_type_is_a_protocol_error():
+    with pytest.raises(errors.ProtocolError, match="unknown frame type 10"):
+        protocol.decode_header(b"MG\x0a\x00\x00\x00\x00\x00")
+    with pytest.raises(errors.ProtocolError, match="unknown frame type 0"):
+        protocol.decode_header(b"MG\x00\x00\x00\x00\x00\x00")
+
+
+def test_oversized_body_is_refused_before_reading_it():
+    big = protocol.encode_header(MsgType.WELCOME, protocol.MAX_REPLY + 1)
+    with pytest.raises(errors.ProtocolError, match="exceeds"):
+        protocol.decode_frame(big)
+    assert protocol.decode_header(protocol.encode_header(MsgType.WELCOME, protocol.MAX_REPLY)) \
+        == (MsgType.WELCOME, protocol.MAX_REPLY)
+
+
+def test_client_refuses_to_send_over_64_kib():
+    with pytest.raises(ValueError, match="exceeds"):
+        protocol.encode_frame(MsgType.HELLO, {"stream": "x" * protocol.MAX_REQUEST})
+    assert protocol.MAX_REQUEST == 64 * 1024 and protocol.MAX_REPLY == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"\"text\"", b"{not json", b"\xff\xfe"])
+def test_body_that_is_not_a_json_object_is_a_protocol_error(body):
+    data = protocol.encode_header(MsgType.BATCH, len(body)) + body
+    with pytest.raises(errors.ProtocolError):
+        protocol.decode_frame(data)
+
+
+def test_body_must_be_a_dict_to_encode():
+    with pytest.raises(TypeError):
+        protocol.encode_frame(MsgType.HELLO, ["train"])
+
+
+def test_hello_body_carries_version_stream_and_optional_start():
+    assert protocol.hello("train") == {"version": 1, "stream": "train", "rank": 0, "world": 1,
+                                       "want_fd": True}
+    h = protocol.hello("validation", start=(2, 17), rank=1, world=4)
+    assert h["start"] == {"epoch": 2, "batch": 17}
+    assert (h["rank"], h["world"]) == (1, 4)
+
+
+@pytest.mark.parametrize("code, cls", [
+    ("unknown_stream", errors.UnknownStream), ("version_mismatch", errors.VersionMismatch),
+    ("stream_busy", errors.StreamBusy), ("too_many_leases", errors.TooManyLeases),
+    ("not_leased", errors.NotLeased), ("stream_failed", errors.StreamFailed),
+    ("bad_frame", errors.BadFrame), ("shutting_down", errors.ShuttingDown),
+    ("something_new", errors.DaemonError)])
+def test_error_frames_map_to_exception_classes_with_the_daemons_message(code, cls):
+    e = errors.daemon_error({"code": code, "message": "a sentence for a person"})
+    assert type(e) is cls
+    assert isinstance(e, errors.DaemonError) and isinstance(e, errors.MogenError)
+    assert (e.code, e.message) == (code, "a sentence for a person")
+    assert "a sentence for a person" in str(e)
+
+
+def test_shutting_down_is_also_daemon_gone():
+    assert isinstance(errors.daemon_error({"code": "shutting_down", "message": "bye"}),
+                      errors.DaemonGone)
