@@ -167,6 +167,7 @@ typedef struct worker_pool {
     size_t redo_capacity;
     uint32_t next_job_id;
     uint32_t next_feed;    /* Round-robin start for fairness between streams. */
+    uint32_t next_worker;  /* Round-robin start so that work spreads over workers. */
     uint64_t deaths;
 } worker_pool_t;
 

@@ -370,12 +370,18 @@ void worker_pool_pump(worker_pool_t *pool)
     d = pool->workers[0].daemon;
     if (d->stopping)
         return;
-    for (uint32_t i = 0; i < pool->count; i++) {
+    /* Start after the worker that got the last job, so that work spreads
+     * over all workers even when one alone could keep up: otherwise the
+     * lowest-numbered worker takes nearly every job and a burst finds the
+     * others cold. */
+    for (uint32_t n = 0; n < pool->count; n++) {
+        uint32_t i = (pool->next_worker + n) % pool->count;
         worker_t *w = &pool->workers[i];
         if (w->state != WORKER_IDLE)
             continue;
         if (!worker_pool_next_job(pool, d, &job))
             return;
+        pool->next_worker = (i + 1) % pool->count;
         if (worker_send_job(w, &job) < 0)
             return; /* worker_died() queued the job and pumped again. */
     }
