@@ -52,6 +52,9 @@ struct decoder {
 static const uint8_t decode_png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
 static void decode_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void decode_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -209,15 +212,23 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
 /*
  * Applies the accepted-warning policy described in decode.h after a
  * TurboJPEG call returned -1: returns 0 when the warning is accepted (and
- * recorded), or a negative errno with the reason in err.
+ * recorded), or a negative errno with the reason in err. A file is taken as
+ * truncated when libjpeg says so, or when it warned about anything and the
+ * bytes do not end with the end-of-image marker (the first warning of a cut
+ * file is sometimes "premature end of data segment" instead).
  */
 static int decoder_jpeg_failure(decoder_t *d, char *err, size_t errlen)
 {
     const char *why = tjGetErrorStr2(d->tj);
+    int has_eoi = d->len >= 2 && d->bytes[d->len - 2] == 0xFF && d->bytes[d->len - 1] == 0xD9;
 
     if (tjGetErrorCode(d->tj) == TJERR_WARNING) {
         if (strstr(why, DECODE_JPEG_EOF_TEXT) != NULL) {
             decode_err(err, errlen, "truncated JPEG data: %s", why);
+            return -EINVAL;
+        }
+        if (!has_eoi) {
+            decode_err(err, errlen, "truncated JPEG data: %s (and no end-of-image marker)", why);
             return -EINVAL;
         }
         snprintf(d->warning, sizeof(d->warning), "JPEG warning: %s", why);

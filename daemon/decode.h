@@ -14,8 +14,9 @@
  * into the decoder's reusable buffer.
  *
  * Warning policy (libjpeg's non-fatal warnings). A JPEG that ends early
- * ("Premature end of JPEG file") is an error: the missing part would reach
- * training as flat grey, which is garbage with a valid shape. Every other
+ * ("Premature end of JPEG file", or any warning in a file without its
+ * end-of-image marker) is an error: the missing part would reach training
+ * as flat grey, which is garbage with a valid shape. Every other
  * libjpeg warning (extraneous bytes before a marker, a bad Huffman code in a
  * photo from a buggy camera, ...) is accepted, as PIL and browsers accept
  * it, and reported: decoder_warning() returns its text until the next
