@@ -175,48 +175,69 @@ static void feed_fail(feed_t *feed, const char *reason)
     feed->waiter_count = 0;
 }
 
-void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, uint32_t sample_count,
-                    const sample_failure_t *failures, uint32_t reported, uint32_t failed_count)
+/* Logs and records the listed samples' problems: failures as errors,
+ * accepted decoder warnings as warnings. */
+static void feed_log_samples(feed_t *feed, const sample_failure_t *list, uint32_t listed,
+                             int is_failure)
 {
     daemon_t *d = feed->daemon;
+
+    for (uint32_t i = 0; i < listed; i++) {
+        uint32_t row = list[i].row;
+        int known = row < feed->rows->row_count;
+        const char *path = known ? dataset_row_path(feed->rows, row) : "?";
+        uint32_t csv_row = known ? feed->rows->csv_row[row] : 0;
+        uint32_t line = known ? feed->rows->csv_line[row] : 0;
+        if (is_failure) {
+            log_warn("stream %s: %s (row %u, line %u): %s", feed->config->name, path, csv_row,
+                     line, list[i].reason);
+            status_record_error(&d->status, feed->index, csv_row, line, path, list[i].reason);
+        } else {
+            log_warn("stream %s: %s (row %u, line %u) decoded despite a decoder warning: %s",
+                     feed->config->name, path, csv_row, line, list[i].reason);
+        }
+    }
+}
+
+void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, const fill_report_t *report)
+{
+    daemon_t *d = feed->daemon;
+    uint32_t count = report->sample_count;
+    uint32_t failed = report->failed_count < count ? report->failed_count : count;
 
     if (generation != feed->generation) {
         /* Filled for a position the stream has left: nobody wants it. */
         ring_slot_discard(&feed->ring, slot);
         return;
     }
-    ring_slot_finish_fill(&feed->ring, slot, sample_count);
+    ring_slot_finish_fill(&feed->ring, slot, count);
     feed_clear_slot_failures(feed, slot);
-    if (reported > 0) {
-        feed->slot_failures[slot] = mogen_calloc(reported, sizeof(sample_failure_t));
-        memcpy(feed->slot_failures[slot], failures, reported * sizeof(sample_failure_t));
+    if (report->reported > 0) {
+        feed->slot_failures[slot] = mogen_calloc(report->reported, sizeof(sample_failure_t));
+        memcpy(feed->slot_failures[slot], report->failures,
+               report->reported * sizeof(sample_failure_t));
     }
-    feed->slot_failure_count[slot] = reported;
+    feed->slot_failure_count[slot] = report->reported;
 
-    for (uint32_t i = 0; i < reported; i++) {
-        uint32_t row = failures[i].row;
-        const char *path = row < feed->rows->row_count ? dataset_row_path(feed->rows, row) : "?";
-        uint32_t csv_row = row < feed->rows->row_count ? feed->rows->csv_row[row] : 0;
-        uint32_t line = row < feed->rows->row_count ? feed->rows->csv_line[row] : 0;
-        log_warn("stream %s: %s (row %u, line %u): %s", feed->config->name, path, csv_row, line,
-                 failures[i].reason);
-        status_record_error(&d->status, feed->index, csv_row, line, path, failures[i].reason);
-    }
-    if (failed_count > reported)
+    feed_log_samples(feed, report->failures, report->reported, 1);
+    if (report->failed_count > report->reported)
         log_warn("stream %s: %u more failures in epoch %u batch %u", feed->config->name,
-                 failed_count - reported, feed->ring.slots[slot].epoch,
+                 report->failed_count - report->reported, feed->ring.slots[slot].epoch,
                  feed->ring.slots[slot].batch);
-    d->status.errors_total += failed_count;
-    d->status.images_total += sample_count - (failed_count < sample_count ? failed_count : sample_count);
+    feed_log_samples(feed, report->warnings, report->warnings_reported, 0);
+    d->status.errors_total += report->failed_count;
+    d->status.warnings_total += report->warning_count;
+    d->status.images_total += count - failed;
 
-    feed->samples_failed += failed_count;
-    feed->samples_ok += sample_count - (failed_count < sample_count ? failed_count : sample_count);
-    if (failed_count < sample_count)
+    feed->samples_failed += report->failed_count;
+    feed->samples_ok += count - failed;
+    if (failed < count)
         feed->failed_since_ok = 0;
     else
-        feed->failed_since_ok += sample_count;
+        feed->failed_since_ok += count;
     if (!feed->failed && feed->failed_since_ok >= feed->rows->row_count)
-        feed_fail(feed, reported > 0 ? failures[reported - 1].reason : "unknown");
+        feed_fail(feed, report->reported > 0 ? report->failures[report->reported - 1].reason
+                                             : "unknown");
 
     feed_serve_waiters(feed);
 }

@@ -44,8 +44,20 @@ static void fill_copy_sample(const fill_target_t *t, size_t outputs, uint32_t fr
     t->row_ids[to] = t->row_ids[from];
 }
 
-uint32_t fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job,
-                    sample_failure_t *failures, uint32_t *reported, uint32_t *failed_count)
+/* Records one sample's problem in list (of room entries) and counts it. */
+static void fill_note(sample_failure_t *list, uint32_t room, uint32_t *listed, uint32_t *count,
+                      uint32_t row, const char *reason)
+{
+    if (*listed < room) {
+        list[*listed].row = row;
+        snprintf(list[*listed].reason, FILL_REASON_MAX, "%s", reason);
+        (*listed)++;
+    }
+    (*count)++;
+}
+
+void fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job,
+                fill_report_t *report)
 {
     const daemon_t *d = feed->daemon;
     const dataset_t *ds = d->dataset;
@@ -69,8 +81,7 @@ uint32_t fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t 
     t.row_ids = (int64_t *)(void *)fill_tensor(feed, slot, "row_ids");
     t.errors = fill_tensor(feed, slot, "errors");
 
-    *reported = 0;
-    *failed_count = 0;
+    memset(report, 0, sizeof(*report));
     count = scheduler_batch_rows(&feed->scheduler, job->epoch, job->batch, batch_rows);
 
     for (uint32_t i = 0; i < count; i++) {
@@ -89,17 +100,17 @@ uint32_t fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t 
         for (size_t o = 0; o < ds->output_count; o++)
             dataset_encode_label(ds, rows, o, row, labels[o] + (size_t)i * label_bytes[o]);
         if (rc == 0) {
+            const char *warning = pipeline_last_warning(pipeline);
+            if (warning != NULL && warning[0] != '\0')
+                fill_note(report->warnings, FILL_MAX_REPORTED_WARNINGS,
+                          &report->warnings_reported, &report->warning_count, row, warning);
             t.errors[i] = 0;
             ok++;
             continue;
         }
         t.errors[i] = 1;
-        if (*reported < FILL_MAX_REPORTED_FAILURES) {
-            failures[*reported].row = row;
-            snprintf(failures[*reported].reason, FILL_REASON_MAX, "%s", err);
-            (*reported)++;
-        }
-        (*failed_count)++;
+        fill_note(report->failures, FILL_MAX_REPORTED_FAILURES, &report->reported,
+                  &report->failed_count, row, err);
     }
 
     /* Replace each failed sample by the next good one, wrapping around. */
@@ -117,5 +128,5 @@ uint32_t fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t 
     mogen_free(batch_rows);
     mogen_free(labels);
     mogen_free(label_bytes);
-    return count;
+    report->sample_count = count;
 }

@@ -39,6 +39,9 @@ typedef struct conn conn_t;
  * Bounded so a job result always fits one SOCK_SEQPACKET message. */
 #define FILL_MAX_REPORTED_FAILURES 32
 
+/* Most accepted decoder warnings a worker reports in detail per job. */
+#define FILL_MAX_REPORTED_WARNINGS 4
+
 /* Longest failure reason kept, including the NUL. */
 #define FILL_REASON_MAX 200
 
@@ -109,10 +112,19 @@ void feed_reposition(feed_t *feed, uint32_t epoch, uint32_t batch, uint32_t rank
 /* Claims a FREE slot for the next batch to produce; returns it or -1. */
 int feed_claim_slot(feed_t *feed, uint32_t *epoch, uint32_t *batch);
 
-/* A worker finished filling slot; failures lists up to
- * FILL_MAX_REPORTED_FAILURES of failed_count. */
-void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, uint32_t sample_count,
-                    const sample_failure_t *failures, uint32_t reported, uint32_t failed_count);
+/* What a worker reports about one filled batch. */
+typedef struct fill_report {
+    uint32_t sample_count;   /* Samples in the batch. */
+    uint32_t failed_count;   /* Samples whose file failed (all of them). */
+    uint32_t reported;       /* Entries in failures. */
+    uint32_t warning_count;  /* Samples decoded despite a decoder warning. */
+    uint32_t warnings_reported; /* Entries in warnings. */
+    sample_failure_t failures[FILL_MAX_REPORTED_FAILURES];
+    sample_failure_t warnings[FILL_MAX_REPORTED_WARNINGS];
+} fill_report_t;
+
+/* A worker finished filling slot with the outcome in report. */
+void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, const fill_report_t *report);
 
 /* Queues a NEXT from conn and answers what can be answered now. */
 void feed_request_next(feed_t *feed, conn_t *conn);
@@ -192,13 +204,13 @@ struct pipeline;
 /*
  * Fills slot job->slot of feed with batch (job->epoch, job->batch): decodes
  * every sample into the image tensor, writes labels, row ids and error
- * flags. A failed sample is recorded in failures (up to
- * FILL_MAX_REPORTED_FAILURES) and replaced by a copy of the next sample of
- * the batch that succeeded. Returns the number of samples in the batch;
- * *failed_count counts all failures.
+ * flags. A failed sample is recorded in report->failures and replaced by a
+ * copy of the next sample of the batch that succeeded; a sample decoded
+ * despite a decoder warning (accepted by policy, see decode.h) is recorded
+ * in report->warnings.
  */
-uint32_t fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job,
-                    sample_failure_t *failures, uint32_t *reported, uint32_t *failed_count);
+void fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job,
+                fill_report_t *report);
 
 /* ------------------------------------------------------------------------
  * server.c, conn.c, service.c: the Unix socket and its connections.
@@ -286,6 +298,7 @@ typedef struct status_state {
     uint64_t images_at_tick;
     double images_per_s;      /* Over the last tick window. */
     uint64_t errors_total;
+    uint64_t warnings_total;  /* Samples decoded despite a decoder warning. */
     status_error_t recent[STATUS_RECENT_ERRORS]; /* Ring buffer. */
     uint32_t recent_next;
     uint32_t recent_count;

@@ -211,6 +211,7 @@ cJSON *status_json(daemon_t *d)
     cJSON_AddNumberToObject(root, "images_per_s", d->status.images_per_s);
     cJSON_AddNumberToObject(root, "images_total", (double)d->status.images_total);
     cJSON_AddNumberToObject(root, "worker_deaths", (double)d->pool.deaths);
+    cJSON_AddNumberToObject(root, "decoder_warnings", (double)d->status.warnings_total);
     cJSON_AddItemToObject(root, "streams", status_streams_json(d));
     cJSON_AddItemToObject(root, "workers", status_workers_json(d));
     cJSON_AddItemToObject(root, "clients", status_clients_json(d));

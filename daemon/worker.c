@@ -30,13 +30,10 @@
  * are reported as failed instead of killing workers for ever. */
 #define WORKER_MAX_ATTEMPTS 3
 
-/* What a worker sends back for one job. */
+/* What a worker sends back for one job: one SOCK_SEQPACKET message. */
 typedef struct worker_result {
     uint32_t job_id;
-    uint32_t sample_count;
-    uint32_t failed_count;
-    uint32_t reported;
-    sample_failure_t failures[FILL_MAX_REPORTED_FAILURES];
+    fill_report_t report;
 } worker_result_t;
 
 static const char *const worker_state_text[WORKER_STATE_MAX] = {
@@ -136,8 +133,7 @@ static void worker_main(daemon_t *d, int fd)
             _exit(2);
         memset(&result, 0, sizeof(result));
         result.job_id = job.id;
-        result.sample_count = fill_batch(&d->feeds[job.feed], pipeline, &job, result.failures,
-                                         &result.reported, &result.failed_count);
+        fill_batch(&d->feeds[job.feed], pipeline, &job, &result.report);
         if (send(fd, &result, sizeof(result), MSG_NOSIGNAL) < 0)
             _exit(3);
     }
@@ -240,15 +236,19 @@ static void worker_give_up(daemon_t *d, const worker_job_t *job)
     uint32_t *rows = mogen_malloc(feed->config->batch_size * sizeof(*rows));
     uint32_t count = scheduler_batch_rows(&feed->scheduler, job->epoch, job->batch, rows);
     int errors = ring_layout_find(&feed->ring.layout, "errors");
+    fill_report_t report;
 
     mogen_free(rows);
+    memset(&report, 0, sizeof(report));
+    report.sample_count = count;
+    report.failed_count = count;
     log_error("stream %s: batch %u of epoch %u killed %u workers in a row; "
               "it is delivered with every sample flagged as failed",
               feed->config->name, job->batch, job->epoch, job->attempts);
     if (errors >= 0)
         memset(ring_slot_data(&feed->ring, job->slot) + feed->ring.layout.tensors[errors].offset,
                1, count);
-    feed_fill_done(feed, job->slot, job->generation, count, NULL, 0, count);
+    feed_fill_done(feed, job->slot, job->generation, &report);
 }
 
 /* w's socket closed or failed: the worker is gone. Its job is redone by a
@@ -306,12 +306,14 @@ static void worker_on_readable(uv_poll_t *handle, int status, int events)
         worker_died(w);
         return;
     }
-    if (result.reported > FILL_MAX_REPORTED_FAILURES)
-        result.reported = FILL_MAX_REPORTED_FAILURES;
+    /* The counts index arrays below: never trust them past their size. */
+    if (result.report.reported > FILL_MAX_REPORTED_FAILURES)
+        result.report.reported = FILL_MAX_REPORTED_FAILURES;
+    if (result.report.warnings_reported > FILL_MAX_REPORTED_WARNINGS)
+        result.report.warnings_reported = FILL_MAX_REPORTED_WARNINGS;
     w->state = WORKER_IDLE;
-    w->images += result.sample_count;
-    feed_fill_done(&d->feeds[w->job.feed], w->job.slot, w->job.generation, result.sample_count,
-                   result.failures, result.reported, result.failed_count);
+    w->images += result.report.sample_count;
+    feed_fill_done(&d->feeds[w->job.feed], w->job.slot, w->job.generation, &result.report);
     worker_pool_pump(&d->pool);
 }
 

@@ -111,14 +111,20 @@ static void print_clients(const cJSON *root)
     const cJSON *clients = cJSON_GetObjectItemCaseSensitive(root, "clients");
     const cJSON *c;
 
-    if (cJSON_GetArraySize(clients) == 0) {
-        printf("\nno clients connected\n");
+    int attached = 0;
+
+    cJSON_ArrayForEach(c, clients)
+        attached += cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "stream"));
+    if (attached == 0) {
+        printf("\nno clients attached to a stream\n");
         return;
     }
     printf("\n%-7s %-14s %7s %9s %8s %10s\n", "CLIENT", "STREAM", "LEASED", "BATCHES", "WAITING",
            "CONNECTED");
     cJSON_ArrayForEach(c, clients) {
         char age[32];
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "stream")))
+            continue; /* A control connection, such as this command's own. */
         format_duration(json_number(c, "connected_s"), age, sizeof(age));
         printf("%-7.0f %-14s %7.0f %9.0f %8s %10s\n", json_number(c, "id"),
                json_string(c, "stream"), json_number(c, "leased"), json_number(c, "batches"),
@@ -203,6 +209,10 @@ int ctl_status(int argc, char **argv)
     printf("%.1f images/s over the last second, %.0f images since start, %.0f worker restart%s\n",
            json_number(root, "images_per_s"), json_number(root, "images_total"),
            json_number(root, "worker_deaths"), json_number(root, "worker_deaths") == 1 ? "" : "s");
+    if (json_number(root, "decoder_warnings") > 0)
+        printf("%.0f image%s decoded despite a decoder warning (see the daemon's log)\n",
+               json_number(root, "decoder_warnings"),
+               json_number(root, "decoder_warnings") == 1 ? "" : "s");
     print_streams(root);
     print_workers(root);
     print_clients(root);
