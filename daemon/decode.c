@@ -16,6 +16,7 @@
 #include <turbojpeg.h>
 
 #include "alloc.h"
+#include "report.h"
 #include "exif.h"
 
 /*
@@ -51,19 +52,6 @@ struct decoder {
 
 static const uint8_t decode_png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
-static void decode_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void decode_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 image_format_t decode_sniff(const uint8_t *bytes, size_t len)
 {
@@ -122,17 +110,17 @@ static void decode_err_unknown(const uint8_t *bytes, size_t len, char *err, size
     const char *guess;
 
     if (len == 0) {
-        decode_err(err, errlen, "empty file, not a JPEG or PNG image");
+        errbuf_printf(err, errlen, "empty file, not a JPEG or PNG image");
         return;
     }
     for (size_t i = 0; i < n; i++)
         at += (size_t)snprintf(hex + at, sizeof(hex) - at, i ? " %02x" : "%02x", bytes[i]);
     guess = decode_guess_other(bytes, len);
     if (guess != NULL)
-        decode_err(err, errlen, "not a JPEG or PNG file (starts with %s; looks like %s)", hex,
+        errbuf_printf(err, errlen, "not a JPEG or PNG file (starts with %s; looks like %s)", hex,
                    guess);
     else
-        decode_err(err, errlen, "not a JPEG or PNG file (starts with %s)", hex);
+        errbuf_printf(err, errlen, "not a JPEG or PNG file (starts with %s)", hex);
 }
 
 int decoder_create(decoder_t **out)
@@ -192,16 +180,16 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
     uint64_t pixels = (uint64_t)w * h;
 
     if (w == 0 || h == 0) {
-        decode_err(err, errlen, "corrupt image header: it gives a size of %ux%u", w, h);
+        errbuf_printf(err, errlen, "corrupt image header: it gives a size of %ux%u", w, h);
         return -EINVAL;
     }
     if (w > DECODE_MAX_SIDE || h > DECODE_MAX_SIDE) {
-        decode_err(err, errlen, "image is %ux%u, a side over the %u-pixel maximum", w, h,
+        errbuf_printf(err, errlen, "image is %ux%u, a side over the %u-pixel maximum", w, h,
                    DECODE_MAX_SIDE);
         return -EFBIG;
     }
     if (pixels > max_pixels) {
-        decode_err(err, errlen,
+        errbuf_printf(err, errlen,
                    "image is %ux%u (%llu pixels), over the image.max_pixels limit of %llu", w,
                    h, (unsigned long long)pixels, (unsigned long long)max_pixels);
         return -EFBIG;
@@ -224,18 +212,18 @@ static int decoder_jpeg_failure(decoder_t *d, char *err, size_t errlen)
 
     if (tjGetErrorCode(d->tj) == TJERR_WARNING) {
         if (strstr(why, DECODE_JPEG_EOF_TEXT) != NULL) {
-            decode_err(err, errlen, "truncated JPEG data: %s", why);
+            errbuf_printf(err, errlen, "truncated JPEG data: %s", why);
             return -EINVAL;
         }
         if (!has_eoi) {
-            decode_err(err, errlen, "truncated JPEG data: %s (and no end-of-image marker)", why);
+            errbuf_printf(err, errlen, "truncated JPEG data: %s (and no end-of-image marker)", why);
             return -EINVAL;
         }
         snprintf(d->warning, sizeof(d->warning), "JPEG warning: %s", why);
         d->has_warning = 1;
         return 0;
     }
-    decode_err(err, errlen, "corrupt JPEG data: %s", why);
+    errbuf_printf(err, errlen, "corrupt JPEG data: %s", why);
     return -EINVAL;
 }
 
@@ -253,13 +241,13 @@ static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif,
     size_t adobe_len;
 
     if (d->len > (size_t)(unsigned long)-1) {
-        decode_err(err, errlen, "JPEG file too large for the decoder");
+        errbuf_printf(err, errlen, "JPEG file too large for the decoder");
         return -EFBIG;
     }
     if (tjDecompressHeader3(d->tj, d->bytes, (unsigned long)d->len, &w, &h, &subsamp,
                             &colorspace) != 0) {
         if (tjGetErrorCode(d->tj) != TJERR_WARNING || w <= 0 || h <= 0) {
-            decode_err(err, errlen, "corrupt JPEG data: %s", tjGetErrorStr2(d->tj));
+            errbuf_printf(err, errlen, "corrupt JPEG data: %s", tjGetErrorStr2(d->tj));
             return -EINVAL;
         }
         rc = decoder_jpeg_failure(d, err, errlen);
@@ -267,7 +255,7 @@ static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif,
             return rc;
     }
     if (w <= 0 || h <= 0) {
-        decode_err(err, errlen, "corrupt JPEG data: the data ends before the frame header");
+        errbuf_printf(err, errlen, "corrupt JPEG data: the data ends before the frame header");
         return -EINVAL;
     }
     rc = decode_check_pixels((uint32_t)w, (uint32_t)h, max_pixels, err, errlen);
@@ -314,11 +302,11 @@ static int decoder_open_png(decoder_t *d, uint64_t max_pixels, int honour_exif, 
         }
     }
     if (rc == SPNG_IO_EOF || rc == SPNG_EOF || rc == SPNG_EIO) {
-        decode_err(err, errlen, "truncated PNG data: the file ends inside its header");
+        errbuf_printf(err, errlen, "truncated PNG data: the file ends inside its header");
         return -EINVAL;
     }
     if (rc != 0) {
-        decode_err(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
+        errbuf_printf(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
         return -EINVAL;
     }
     rc = decode_check_pixels(ihdr.width, ihdr.height, max_pixels, err, errlen);
@@ -551,9 +539,9 @@ static int decoder_decode_png(decoder_t *d, uint32_t channels, const uint8_t bg[
 fail:
     decoder_close_png(d);
     if (rc == SPNG_IO_EOF || rc == SPNG_EOF || rc == SPNG_EIO)
-        decode_err(err, errlen, "truncated PNG data: the file ends before the image does");
+        errbuf_printf(err, errlen, "truncated PNG data: the file ends before the image does");
     else
-        decode_err(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
+        errbuf_printf(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
     return -EINVAL;
 }
 
@@ -570,7 +558,7 @@ int decoder_decode(decoder_t *d, uint32_t scale_denom, uint32_t channels,
     case IMAGE_FORMAT_PNG:
         return decoder_decode_png(d, channels, background, img, err, errlen);
     default:
-        decode_err(err, errlen, "no image opened");
+        errbuf_printf(err, errlen, "no image opened");
         return -EINVAL;
     }
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "report.h"
 #include "decode.h"
 #include "warp.h"
 
@@ -37,19 +38,6 @@ struct pipeline {
     uint32_t last_denom; /* DCT scale of the last run. */
 };
 
-static void pipeline_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void pipeline_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 size_t pipeline_sample_bytes(const image_config_t *img)
 {
@@ -207,7 +195,7 @@ int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_
     };
     rc = warp_build(&geo, aug, &m);
     if (rc < 0) {
-        pipeline_err(err, errlen, "augmentation parameters collapse the image (zoom %g)",
+        errbuf_printf(err, errlen, "augmentation parameters collapse the image (zoom %g)",
                      aug != NULL ? aug->zoom : 1.0);
         return rc;
     }
@@ -265,23 +253,23 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
-        pipeline_err(err, errlen, "%s", strerror(-rc));
+        errbuf_printf(err, errlen, "%s", strerror(-rc));
         return rc;
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
-        pipeline_err(err, errlen, "%s", strerror(-rc));
+        errbuf_printf(err, errlen, "%s", strerror(-rc));
         close(fd);
         return rc;
     }
     if (!S_ISREG(st.st_mode)) {
-        pipeline_err(err, errlen, "not a regular file");
+        errbuf_printf(err, errlen, "not a regular file");
         close(fd);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     /* The size limit is checked from fstat, before a byte is read. */
     if ((uint64_t)st.st_size > p->img.max_file_bytes) {
-        pipeline_err(err, errlen, "file is %llu bytes, over image.max_file_bytes (%llu)",
+        errbuf_printf(err, errlen, "file is %llu bytes, over image.max_file_bytes (%llu)",
                      (unsigned long long)st.st_size, (unsigned long long)p->img.max_file_bytes);
         close(fd);
         return -EFBIG;
@@ -289,7 +277,7 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
     got = pipeline_read_all(p, fd, (size_t)st.st_size);
     close(fd);
     if (got < 0) {
-        pipeline_err(err, errlen, "read failed: %s", strerror((int)-got));
+        errbuf_printf(err, errlen, "read failed: %s", strerror((int)-got));
         return (int)got;
     }
     return pipeline_run(p, p->file_buf, (size_t)got, aug, out, err, errlen);

@@ -71,3 +71,14 @@ const char *report_severity_name(report_severity_t severity)
         return "unknown";
     }
 }
+
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

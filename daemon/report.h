@@ -41,6 +41,15 @@ void report_add(report_t *rep, report_severity_t severity, const char *fmt, ...)
 #define report_error(rep, ...) report_add((rep), REPORT_ERROR, __VA_ARGS__)
 #define report_warning(rep, ...) report_add((rep), REPORT_WARNING, __VA_ARGS__)
 size_t report_error_count(const report_t *rep);
+
+/*
+ * Formats one human message into a caller's buffer err[errlen], the
+ * single-error counterpart of report_add() used by functions that take
+ * `char *err, size_t errlen` (as Redis's anet.c does). A NULL or empty
+ * buffer is left alone.
+ */
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *report_severity_name(report_severity_t severity);
 
 #endif
