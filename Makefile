@@ -91,6 +91,8 @@ $(BUILD)/examples/sum_batch_shared: client/c/examples/sum_batch.c $(CLIENT_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -lmogen -Wl,-rpath,$(abspath $(BUILD))
 
+# For use from the build tree; `make install` writes its own with the
+# install-time PREFIX.
 $(BUILD)/mogen.pc: client/c/mogen.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
@@ -194,7 +196,7 @@ install: all
 	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libmogen.so.1
 	ln -sf libmogen.so.1 $(DESTDIR)$(PREFIX)/lib/libmogen.so
 	install -m 644 client/c/mogen.h protocol/frame.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/mogen.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' client/c/mogen.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mogen.pc
 
 clean:
 	rm -rf $(BUILD)
