@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+import psutil
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLOTHING = os.path.join(os.path.dirname(REPO), "shared", "data", "clothing")
@@ -50,6 +52,8 @@ TARGET_VS_TORCH = 3.0
 TARGET_VS_KERAS = 10.0
 TARGET_CEILING = 0.75
 TARGET_RTT_US = 50.0
+
+BUSY_FIELDS = ("user", "system", "nice", "irq", "softirq", "steal")
 
 
 def log(msg):
@@ -217,10 +221,10 @@ def workload_table(res, ceiling_key=None):
             name, f"{ips:.0f}", ratio, fmt(r.get("cpu_s_per_1000"), "{:.2f}"),
             fmt(r.get("consumer_peak_rss_mb")), fmt(r.get("producer_peak_pss_mb")),
             fmt(r.get("first_batch_s"), "{:.2f}"), str(r.get("workers", "-")),
-            fmt(r.get("loadavg_before"), "{:.1f}")])
+            fmt(r.get("tree_cores"), "{:.2f}"), fmt(r.get("other_cores"), "{:.2f}")])
     return "\n".join([table(rows, ["loader", "images/s", "mogen/this", "CPU s/1k img",
                                    "consumer RSS MB", "producer PSS MB", "1st batch s",
-                                   "procs", "load"])] + notes)
+                                   "procs", "cores used", "others' cores"])] + notes)
 
 
 def summary(results):
@@ -313,11 +317,16 @@ def main():
                 log("clothing decode-only ceiling ...")
                 runs = []
                 for _ in range(reps):
+                    s0 = psutil.cpu_times()
                     out, err = run_tool([exe, listing, str(rep_s * 0.75)], 60)
+                    s1 = psutil.cpu_times()
                     if out is None:
                         a["ceiling"] = {"error": err}
                         break
                     kv = dict(w.split("=", 1) for w in out.split()[1:] if "=" in w)
+                    busy = sum(getattr(s1, f) - getattr(s0, f) for f in BUSY_FIELDS)
+                    kv["other_cores"] = max(0.0, busy - float(kv["cpu_s"])) / float(kv["seconds"])
+                    kv["tree_cores"] = float(kv["cpu_s"]) / float(kv["seconds"])
                     runs.append(kv)
                 if runs and "ceiling" not in a:
                     ips = statistics.median(float(k["images_per_s"]) for k in runs)
@@ -325,6 +334,9 @@ def main():
                                             for k in runs)
                     a["ceiling"] = {"images_per_s": ips, "cpu_s_per_1000": cpu,
                                     "workers": int(runs[0]["procs"]),
+                                    "tree_cores": statistics.median(k["tree_cores"] for k in runs),
+                                    "other_cores": statistics.median(k["other_cores"]
+                                                                     for k in runs),
                                     "runs": [float(k["images_per_s"]) for k in runs],
                                     "loadavg_before": os.getloadavg()[0]}
             else:
@@ -388,7 +400,8 @@ def main():
           f"whole process tree (consumer + daemon/workers) per 1,000 images;\n"
           f"producer PSS = daemon + its workers (mogen) or DataLoader workers (torch), shared "
           f"pages counted once; 1st batch = loader start (mogen: daemon start) to first batch;"
-          f"\nload = 1-minute load average just before that contender started.")
+          f"\ncores used = CPU of the tree / wall time; others' cores = CPU used meanwhile by "
+          f"processes outside the benchmark (should be ~0).")
     if "skipped" in a:
         print("\nA. clothing photos: " + a["skipped"])
     else:
@@ -415,6 +428,10 @@ def main():
             print(f"  Python client: median {rtt['python_median_us']:.1f} us, "
                   f"p90 {rtt['python_p90_us']:.1f} us; back to back "
                   f"{rtt['python_batches_per_s']:.0f} batches/s")
+            print(f"  Python, RELEASE sent after the BATCH reply instead of before NEXT: "
+                  f"median {rtt['python_next_first_median_us']:.1f} us")
+            print(f"  floor: Python request/reply over a Unix socket pair to an echo process, "
+                  f"same pacing: median {rtt['python_socket_floor_us']:.1f} us")
             if "c_median_us" in rtt:
                 print(f"  C client:      median {rtt['c_median_us']:.1f} us, "
                       f"p90 {rtt['c_p90_us']:.1f} us; back to back "

@@ -22,6 +22,8 @@ Measurement (the same code for every loader, see ``measure``):
   every descendant: daemon, its workers, DataLoader workers), from psutil;
   ``n`` is sized from the warm-up rate so that a repetition lasts about
   ``rep_seconds``;
+- the CPU the rest of the machine used meanwhile (all CPUs' busy time
+  from /proc/stat minus the tree's), since a shared machine skews results;
 - a sampler thread records, every 0.25 s, the consumer's RSS and the
   producer processes' PSS (RSS with shared pages divided among the processes
   sharing them, so the ring mapped by daemon and workers is counted once);
@@ -138,6 +140,7 @@ def measure(spec, make_batches, producers=lambda: []):
     reps = []
     for _ in range(spec.get("reps", 3)):
         c0 = tree_cpu_seconds(me)
+        s0 = psutil.cpu_times()
         t0 = time.perf_counter()
         images = 0
         for _ in range(n):
@@ -149,9 +152,14 @@ def measure(spec, make_batches, producers=lambda: []):
                 assert v.shape[0] == x.shape[0]
         t1 = time.perf_counter()
         c1 = tree_cpu_seconds(me)
+        s1 = psutil.cpu_times()
         rss, pss = sampler.sample()
+        busy = (s1.user + s1.system + s1.nice + s1.irq + s1.softirq + s1.steal) - (
+            s0.user + s0.system + s0.nice + s0.irq + s0.softirq + s0.steal)
         reps.append({"images": images, "seconds": t1 - t0, "images_per_s": images / (t1 - t0),
                      "cpu_s_per_1000": 1000.0 * (c1 - c0) / images,
+                     "tree_cores": (c1 - c0) / (t1 - t0),
+                     "other_cores": max(0.0, busy - (c1 - c0)) / (t1 - t0),
                      "consumer_rss_mb": rss / MB, "producer_pss_mb": pss / MB})
     sampler.halt.set()
     sampler.join()
@@ -159,6 +167,8 @@ def measure(spec, make_batches, producers=lambda: []):
     return {
         "images_per_s": median([r["images_per_s"] for r in reps]),
         "cpu_s_per_1000": median([r["cpu_s_per_1000"] for r in reps]),
+        "tree_cores": median([r["tree_cores"] for r in reps]),
+        "other_cores": median([r["other_cores"] for r in reps]),
         "first_batch_s": first_batch_s,
         "batches_per_rep": n,
         "reps": reps,
@@ -321,7 +331,13 @@ def run_mogen_rtt(spec):
             client.next_batch()
             n += 1
         out["python_batches_per_s"] = n / (time.perf_counter() - t0)
+        # The same, but RELEASE of the previous slot sent after BATCH arrived,
+        # so that the daemon's refill of that slot (a job sent to a worker)
+        # happens after its reply instead of before it.
+        client.release()
+        out["python_next_first_median_us"] = _next_then_release(client, count, pause)
         client.close()
+        out["python_socket_floor_us"] = _socket_floor(count, pause)
         time.sleep(0.2)
         exe = os.path.join(spec["build"], "bench", "bench_rtt")
         if os.access(exe, os.X_OK):
@@ -344,6 +360,58 @@ def run_mogen_rtt(spec):
         stop_mogend(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _next_then_release(client, count, pause):
+    """Median microseconds of NEXT -> BATCH when the RELEASE of the slot held
+    before is sent only after the reply (raw frames on the client's socket)."""
+    from mogen import protocol
+    from mogen.protocol import MsgType
+
+    conn, held, times = client._conn, None, []
+    for _ in range(count):
+        time.sleep(pause / 1e6)
+        t0 = time.perf_counter()
+        conn.send(protocol.encode_frame(MsgType.NEXT, {}))
+        msg_type, body = conn.recv()
+        t1 = time.perf_counter()
+        if held is not None:
+            conn.send(protocol.encode_frame(MsgType.RELEASE, {"slot": held}))
+            held = None
+        if msg_type == MsgType.BATCH:
+            held = body["slot"]
+            times.append((t1 - t0) * 1e6)
+    if held is not None:
+        conn.send(protocol.encode_frame(MsgType.RELEASE, {"slot": held}))
+    return median(times)
+
+
+def _socket_floor(count, pause):
+    """Median microseconds of a 28-byte request / 60-byte reply over a Unix
+    socket pair to a forked echo process, paced like the round-trip test: the
+    machine's floor for any request/reply, with Python on the client side."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        a.close()
+        while True:
+            data = b.recv(64)
+            if not data:
+                os._exit(0)
+            b.sendall(b"x" * 60)
+    b.close()
+    times = []
+    for _ in range(count):
+        time.sleep(pause / 1e6)
+        t0 = time.perf_counter()
+        a.sendall(b"y" * 28)
+        got = 0
+        while got < 60:
+            got += len(a.recv(64))
+        times.append((time.perf_counter() - t0) * 1e6)
+    a.close()
+    os.waitpid(pid, 0)
+    return median(times)
 
 
 # -- PyTorch DataLoader ----------------------------------------------------
