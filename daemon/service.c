@@ -247,7 +247,6 @@ static void service_hello(conn_t *conn, const cJSON *req)
              (unsigned long long)conn->id, feed->config->name, feed->deliver_epoch,
              feed->deliver_batch);
     service_send_welcome(conn, feed, want_fd);
-    worker_pool_pump(&d->pool);
 }
 
 static void service_next(conn_t *conn)
@@ -286,11 +285,10 @@ static void service_release(conn_t *conn, const cJSON *req)
         return;
     }
     rc = feed_release(&conn->daemon->feeds[conn->feed], conn, slot);
-    if (rc < 0) {
+    if (rc < 0)
         conn_send_error(conn, "not_leased", 0, "slot %u is not leased to this client", slot);
-        return;
-    }
-    worker_pool_pump(&conn->daemon->pool);
+    /* The freed slot gets a worker in conn_on_read(), after the replies to
+     * this read are written: a client's RELEASE+NEXT is answered first. */
 }
 
 static void service_status(conn_t *conn)
