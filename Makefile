@@ -142,8 +142,8 @@ fuzz: $(FUZZ_BINS)
 
 DEB_PKGS = build-essential pkg-config libuv1-dev libturbojpeg0-dev libspng-dev \
 	libcjson-dev libcmocka-dev python3-venv python3-numpy python3-pil \
-	python3-torch python3-torchvision python3-keras-preprocessing \
-	dataset-fashion-mnist clang libclang-rt-14-dev valgrind imagemagick
+	python3-torch python3-torchvision python3-keras-preprocessing python3-pandas \
+	python3-psutil dataset-fashion-mnist clang libclang-rt-14-dev valgrind imagemagick
 # Keras 3 with the JAX backend from PyPI; numpy<2 keeps Debian's torch working.
 PIP_PKGS = "numpy<2" "keras>=3,<3.7" "jax[cpu]<0.4.31" pytest
 
