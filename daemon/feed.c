@@ -83,6 +83,7 @@ int feed_init(feed_t *feed, daemon_t *d, uint32_t index, char *err, size_t errle
         scheduler_free(&feed->scheduler);
         return rc;
     }
+    feed->row_reported = mogen_calloc(feed->rows->row_count, 1);
     feed->slot_failures = mogen_calloc(cfg->ring_slots, sizeof(*feed->slot_failures));
     feed->slot_failure_count = mogen_calloc(cfg->ring_slots, sizeof(*feed->slot_failure_count));
     return 0;
@@ -96,6 +97,7 @@ void feed_destroy(feed_t *feed)
     }
     mogen_free(feed->slot_failures);
     mogen_free(feed->slot_failure_count);
+    mogen_free(feed->row_reported);
     mogen_free(feed->waiters);
     ring_destroy(&feed->ring);
     scheduler_free(&feed->scheduler);
@@ -175,24 +177,36 @@ static void feed_fail(feed_t *feed, const char *reason)
     feed->waiter_count = 0;
 }
 
-/* Logs and records the listed samples' problems: failures as errors,
- * accepted decoder warnings as warnings. */
+/*
+ * Logs and records the listed samples' problems: failures as errors,
+ * accepted decoder warnings as warnings. Each row is reported once: a small
+ * stream is decoded again every epoch (and the ring may prefetch several),
+ * and one bad file must read as one bad file, not one per epoch.
+ */
 static void feed_log_samples(feed_t *feed, const sample_failure_t *list, uint32_t listed,
                              int is_failure)
 {
     daemon_t *d = feed->daemon;
+    uint8_t bit = is_failure ? FEED_REPORTED_FAILURE : FEED_REPORTED_WARNING;
 
     for (uint32_t i = 0; i < listed; i++) {
         uint32_t row = list[i].row;
-        int known = row < feed->rows->row_count;
-        const char *path = known ? dataset_row_path(feed->rows, row) : "?";
-        uint32_t csv_row = known ? feed->rows->csv_row[row] : 0;
-        uint32_t line = known ? feed->rows->csv_line[row] : 0;
+        const char *path;
+        uint32_t csv_row, line;
+
+        if (row >= feed->rows->row_count || (feed->row_reported[row] & bit))
+            continue;
+        feed->row_reported[row] |= bit;
+        path = dataset_row_path(feed->rows, row);
+        csv_row = feed->rows->csv_row[row];
+        line = feed->rows->csv_line[row];
         if (is_failure) {
+            feed->failed_rows++;
             log_warn("stream %s: %s (row %u, line %u): %s", feed->config->name, path, csv_row,
                      line, list[i].reason);
             status_record_error(&d->status, feed->index, csv_row, line, path, list[i].reason);
         } else {
+            feed->warned_rows++;
             log_warn("stream %s: %s (row %u, line %u) decoded despite a decoder warning: %s",
                      feed->config->name, path, csv_row, line, list[i].reason);
         }
@@ -221,9 +235,11 @@ void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, const fill
 
     feed_log_samples(feed, report->failures, report->reported, 1);
     if (report->failed_count > report->reported)
-        log_warn("stream %s: %u more failures in epoch %u batch %u", feed->config->name,
-                 report->failed_count - report->reported, feed->ring.slots[slot].epoch,
-                 feed->ring.slots[slot].batch);
+        log_warn("stream %s: %u more failure%s in epoch %u batch %u (only %d are detailed "
+                 "per batch)", feed->config->name, report->failed_count - report->reported,
+                 report->failed_count - report->reported == 1 ? "" : "s",
+                 feed->ring.slots[slot].epoch, feed->ring.slots[slot].batch,
+                 FILL_MAX_REPORTED_FAILURES);
     feed_log_samples(feed, report->warnings, report->warnings_reported, 0);
     d->status.errors_total += report->failed_count;
     d->status.warnings_total += report->warning_count;

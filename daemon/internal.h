@@ -82,7 +82,11 @@ typedef struct feed {
     sample_failure_t **slot_failures; /* Per slot: failures of the batch in it. */
     uint32_t *slot_failure_count;     /* Per slot: entries in slot_failures. */
     uint64_t samples_ok;            /* Totals since start. */
-    uint64_t samples_failed;
+    uint64_t samples_failed;        /* Every failed decode, repeats included. */
+    uint8_t *row_reported;          /* Per kept row: FEED_REPORTED_* bits, so that a
+                                       file failing every epoch is logged once. */
+    uint32_t failed_rows;           /* Distinct rows whose file has failed. */
+    uint32_t warned_rows;           /* Distinct rows decoded with a warning. */
     uint64_t failed_since_ok;       /* Consecutive failures; a whole epoch of them stops the stream. */
     int failed;                     /* 1 = stopped: every file failed. */
     char failure[512];              /* Why it stopped. */
@@ -91,6 +95,10 @@ typedef struct feed {
     uint64_t wait_ns_window;        /* Same, since the last status tick. */
     double wait_fraction;           /* Share of the last window clients waited. */
 } feed_t;
+
+/* Bits of feed_t.row_reported. */
+#define FEED_REPORTED_FAILURE 1u /* The row's failure was logged. */
+#define FEED_REPORTED_WARNING 2u /* The row's decoder warning was logged. */
 
 /* Creates the ring and scheduler of stream `index`. Returns 0 or -errno with err. */
 int feed_init(feed_t *feed, daemon_t *d, uint32_t index, char *err, size_t errlen);

@@ -121,6 +121,8 @@ static cJSON *status_streams_json(const daemon_t *d)
         cJSON_AddNumberToObject(obj, "batches_delivered", (double)feed->batches_delivered);
         cJSON_AddNumberToObject(obj, "samples_ok", (double)feed->samples_ok);
         cJSON_AddNumberToObject(obj, "samples_failed", (double)feed->samples_failed);
+        cJSON_AddNumberToObject(obj, "failed_files", feed->failed_rows);
+        cJSON_AddNumberToObject(obj, "warned_files", feed->warned_rows);
         cJSON_AddNumberToObject(obj, "wait_fraction", feed->wait_fraction);
         cJSON_AddBoolToObject(obj, "failed", feed->failed);
         if (feed->failed)
@@ -180,7 +182,12 @@ static cJSON *status_errors_json(const daemon_t *d)
     cJSON *recent = cJSON_CreateArray();
     uint64_t now = daemon_now_ns();
 
+    uint32_t files = 0;
+
+    for (uint32_t i = 0; i < d->feed_count; i++)
+        files += d->feeds[i].failed_rows;
     cJSON_AddNumberToObject(errors, "count", (double)st->errors_total);
+    cJSON_AddNumberToObject(errors, "files", files);
     /* Oldest first, so the last line a person reads is the newest. */
     for (uint32_t k = 0; k < st->recent_count; k++) {
         uint32_t i = (st->recent_next + STATUS_RECENT_ERRORS - st->recent_count + k) %

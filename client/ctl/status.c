@@ -64,18 +64,26 @@ static void print_streams(const cJSON *root)
     const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, "streams");
     const cJSON *s;
 
-    printf("\n%-14s %6s %6s %6s  %-21s %7s %7s %8s\n", "STREAM", "EPOCH", "BATCH", "STEPS",
-           "SLOTS free/fill/rdy/ls", "CLIENTS", "WAITED", "FAILED");
+    printf("\n%-14s %8s %6s %6s %6s  %-21s %7s %7s %7s\n", "STREAM", "ROWS", "EPOCH", "BATCH",
+           "STEPS", "SLOTS free/fill/rdy/ls", "CLIENTS", "WAITED", "FAILED");
     cJSON_ArrayForEach(s, streams) {
         const cJSON *slots = cJSON_GetObjectItemCaseSensitive(s, "slots");
         char slot_text[64];
         snprintf(slot_text, sizeof(slot_text), "%.0f/%.0f/%.0f/%.0f", json_number(slots, "free"),
                  json_number(slots, "filling"), json_number(slots, "ready"),
                  json_number(slots, "leased"));
-        printf("%-14s %6.0f %6.0f %6.0f  %-21s %7.0f %6.0f%% %8.0f\n", json_string(s, "name"),
-               json_number(s, "epoch"), json_number(s, "batch"), json_number(s, "steps_per_epoch"),
-               slot_text, json_number(s, "clients"), 100.0 * json_number(s, "wait_fraction"),
-               json_number(s, "samples_failed"));
+        printf("%-14s %8.0f %6.0f %6.0f %6.0f  %-21s %7.0f %6.0f%% %7.0f\n",
+               json_string(s, "name"), json_number(s, "rows"), json_number(s, "epoch"),
+               json_number(s, "batch"), json_number(s, "steps_per_epoch"), slot_text,
+               json_number(s, "clients"), 100.0 * json_number(s, "wait_fraction"),
+               json_number(s, "failed_files"));
+    }
+    cJSON_ArrayForEach(s, streams) {
+        double missing = json_number(s, "missing_files");
+        if (missing > 0)
+            printf("  %s: %.0f row%s dropped at load because the image file is missing "
+                   "(mogenctl validate lists them)\n", json_string(s, "name"), missing,
+                   missing == 1 ? "" : "s");
     }
     cJSON_ArrayForEach(s, streams) {
         double waited = json_number(s, "wait_fraction");
@@ -138,12 +146,14 @@ static void print_errors(const cJSON *root)
     const cJSON *recent = cJSON_GetObjectItemCaseSensitive(errors, "recent");
     const cJSON *e;
     double count = json_number(errors, "count");
+    double files = json_number(errors, "files");
 
     if (count == 0) {
         printf("\nno sample errors\n");
         return;
     }
-    printf("\n%.0f sample error%s since start; most recent last:\n", count, count == 1 ? "" : "s");
+    printf("\n%.0f file%s failed to load (%.0f failed decode%s in all, each epoch retries); "
+           "most recent last:\n", files, files == 1 ? "" : "s", count, count == 1 ? "" : "s");
     cJSON_ArrayForEach(e, recent) {
         printf("  %s row %.0f (line %.0f): %s: %s\n", json_string(e, "stream"),
                json_number(e, "row"), json_number(e, "line"), json_string(e, "path"),
@@ -209,7 +219,7 @@ int ctl_status(int argc, char **argv)
     printf("%.1f images/s over the last second, %.0f images since start, %.0f worker restart%s\n",
            json_number(root, "images_per_s"), json_number(root, "images_total"),
            json_number(root, "worker_deaths"), json_number(root, "worker_deaths") == 1 ? "" : "s");
-    if (json_number(root, "decoder_warnings") > 0)
+    if (json_number(root, "decoder_warnings") > 0) /* Detailed once per file in the log. */
         printf("%.0f image%s decoded despite a decoder warning (see the daemon's log)\n",
                json_number(root, "decoder_warnings"),
                json_number(root, "decoder_warnings") == 1 ? "" : "s");

@@ -42,7 +42,7 @@ def test_status_shows_streams_workers_and_clients(dataset):
         c.next_batch()
         out = ctl("status", "--socket", d.socket)
         assert out.returncode == 0, out.stderr
-        assert re.search(r"^train\s+0\s+1\s+5\s+", out.stdout, re.M), out.stdout
+        assert re.search(r"^train\s+30\s+0\s+1\s+5\s+", out.stdout, re.M), out.stdout
         assert "WORKER" in out.stdout and out.stdout.count("\n") > 8
         js = json.loads(ctl("status", "--json", "--socket", d.socket).stdout)
         assert js["streams"][0]["slots"]["leased"] == 1
