@@ -11,6 +11,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "exif.h"
 
@@ -334,6 +338,264 @@ static inline void warp_bilinear_run(const uint8_t *restrict base, size_t stride
     }
 }
 
+#if defined(__SSE2__)
+/*
+ * The SSE2 interior run: the same bytes as warp_bilinear_run, about three
+ * times faster. SSE2 is part of x86-64, so there is no runtime dispatch;
+ * other architectures use the scalar loop above, which stays the reference
+ * (warp_apply_reference, compared with this one in tests/unit/test_warp.c).
+ *
+ * Exactness. The scalar loop computes, per channel,
+ *
+ *     (t * gy + b * fy + 2^21) >> 22,  t = p00 gx + p01 fx,  b = p10 gx + p11 fx,
+ *
+ * in exact integers (the sum is at most 255 * 2^22 + 2^21 < 2^31), so any
+ * exact evaluation of the same sum gives the same byte. Here it is summed
+ * column first, c0 = p00 gy + p10 fy and c1 = p01 gy + p11 fy, then
+ * c0 gx + c1 fx: the same four products p_ij wx_i wy_j. The only 16x16-bit
+ * multiply SSE2 has that keeps a full product is _mm_madd_epi16 (a0 b0 +
+ * a1 b1 in 32 bits, inputs signed 16-bit), but a column sum c needs 19 bits
+ * and cannot be an input of the second madd. So the vertical weights are cut
+ * at 6 bits, gy = 64 gyh + gyl and fy = 64 fyh + fyl (gyl, fyl < 64), and
+ * each column sum in two:
+ *
+ *     ch = p00 gyh + p10 fyh <= 255 * 32  = 8160   (gyh + fyh <= 2048 / 64)
+ *     cl = p00 gyl + p10 fyl <= 255 * 126 = 32130  (fits int16: why 6 bits)
+ *     c  = 64 ch + cl
+ *
+ * and the result is (64 (ch0 gx + ch1 fx) + (cl0 gx + cl1 fx) + 2^21) >> 22,
+ * every step exact: the madd inputs are all below 2^15, their sums below
+ * 2^26, and the total is the scalar loop's sum, below 2^31.
+ *
+ * Layout (3 channels). Four output pixels per step. Their fractions fx, fy
+ * come from the low 32 bits of u and v, kept in one vector of four 32-bit
+ * lanes each (adding 4 du there is exact modulo 2^32, which is all the low
+ * bits need); the weights become 32-bit lanes holding 16-bit pairs,
+ * wx = (gx, fx), wyh = (gyh, fyh), wyl = (gyl, fyl), one lane per pixel, and
+ * each pixel broadcasts its own lane. Each pixel then reads 8 bytes of its
+ * top row from p00 (r0 g0 b0 r1 g1 b1, 2 spare) and 8 of the bottom row
+ * from p10 - 2 (2 spare, r0 g0 b0 r1 g1 b1), shifts the spares of the bottom
+ * out, interleaves the rows byte by byte into (top, bottom) pairs, and
+ * widens to 16 bits: column 0 (r0 g0 b0) and column 1 (r1 g1 b1), in lanes
+ * 0..2, lane 3 being a harmless spare that is never stored. Two madds per
+ * column give (ch, cl) per channel; (ch0, ch1) and (cl0, cl1) are put side by
+ * side in each lane and a madd with wx finishes the sum. The four 32-bit
+ * results [r g b spare] are packed to bytes and the spares squeezed out, so
+ * exactly 12 bytes are stored.
+ *
+ * Reads stay inside the image: the run has x0 <= width - 2 and
+ * y0 <= height - 2, so the top read p00[0..7] ends at most 2 bytes into row
+ * y0 + 1, which exists and has at least 6 bytes (width >= 2), and the bottom
+ * read p10[-2..5] starts at or after row 1 - 2 >= row 0 (stride >= 6) and
+ * ends with p11's last byte. Neither touches memory past the last pixel or
+ * before the first; the spare bytes they read are never stored.
+ */
+
+/* 4 x 32 bits: a pair of 16-bit values (lo, hi) in each lane, hi << 16 | lo. */
+static inline __m128i warp_pair16(__m128i lo, __m128i hi)
+{
+    return _mm_or_si128(lo, _mm_slli_epi32(hi, 16));
+}
+
+/* Weights of four pixels from the low 32 bits of their u and v; see above. */
+static inline void warp_weights4(__m128i ulo, __m128i vlo, __m128i *wx, __m128i *wyh,
+                                 __m128i *wyl)
+{
+    const __m128i one = _mm_set1_epi32(WARP_WONE), low6 = _mm_set1_epi32(63);
+    __m128i fx = _mm_srli_epi32(ulo, WARP_SHIFT - WARP_WBITS);
+    __m128i fy = _mm_srli_epi32(vlo, WARP_SHIFT - WARP_WBITS);
+    __m128i gx = _mm_sub_epi32(one, fx), gy = _mm_sub_epi32(one, fy);
+
+    *wx = warp_pair16(gx, fx);
+    *wyh = warp_pair16(_mm_srli_epi32(gy, 6), _mm_srli_epi32(fy, 6));
+    *wyl = warp_pair16(_mm_and_si128(gy, low6), _mm_and_si128(fy, low6));
+}
+
+/* (64 h + l + 2^21) >> 22 on 32-bit lanes: the end of every pixel. */
+static inline __m128i warp_finish4(__m128i h, __m128i l)
+{
+    const __m128i round = _mm_set1_epi32(1 << (2 * WARP_WBITS - 1));
+
+    return _mm_srli_epi32(_mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h, 6), l), round),
+                          2 * WARP_WBITS);
+}
+
+/*
+ * One RGB pixel whose top-left neighbour is p (wx, wyh, wyl: its own weight
+ * pair broadcast to every lane). Returns [r g b spare] in 32-bit lanes.
+ */
+static inline __m128i warp_pixel_rgb(const uint8_t *p, size_t stride, __m128i wx, __m128i wyh,
+                                     __m128i wyl)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i top = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    __m128i bot = _mm_loadl_epi64((const __m128i *)(const void *)(p + stride - 2));
+    /* Bytes of both rows, as (top, bottom) pairs: r0 g0 b0 r1 g1 b1 . . */
+    __m128i tb = _mm_unpacklo_epi8(top, _mm_srli_epi64(bot, 16));
+    __m128i col0 = _mm_unpacklo_epi8(tb, zero);                     /* r0 g0 b0 (r1) */
+    __m128i col1 = _mm_unpacklo_epi8(_mm_srli_si128(tb, 6), zero); /* r1 g1 b1 (.) */
+    __m128i h = warp_pair16(_mm_madd_epi16(col0, wyh), _mm_madd_epi16(col1, wyh));
+    __m128i l = warp_pair16(_mm_madd_epi16(col0, wyl), _mm_madd_epi16(col1, wyl));
+
+    return warp_finish4(_mm_madd_epi16(h, wx), _mm_madd_epi16(l, wx));
+}
+
+/* Stores four [r g b spare] results as 12 bytes, out[0..11] and nothing more. */
+static inline void warp_store_rgb4(uint8_t *out, __m128i a, __m128i b, __m128i c, __m128i d)
+{
+    const __m128i first = _mm_set_epi32(0, 0x00ffffff, 0, 0x00ffffff);
+    const __m128i second = _mm_set_epi32(0x0000ffff, (int)0xff000000u, 0x0000ffff,
+                                         (int)0xff000000u);
+    /* Bytes a0 a1 a2 . b0 b1 b2 . | c0 c1 c2 . d0 d1 d2 . (values <= 255: no saturation). */
+    __m128i v = _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
+    uint32_t tail;
+
+    /* In each 64-bit half, move the second pixel down one byte over the spare. */
+    v = _mm_or_si128(_mm_and_si128(v, first), _mm_and_si128(_mm_srli_epi64(v, 8), second));
+    /* Then the upper half's 6 bytes down next to the lower half's. */
+    v = _mm_or_si128(_mm_move_epi64(v), _mm_slli_si128(_mm_srli_si128(v, 8), 6));
+    _mm_storel_epi64((__m128i *)(void *)out, v);
+    tail = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(v, 8));
+    memcpy(out + 8, &tail, 4);
+}
+
+/* The low 32 bits of u, u + du, u + 2 du, u + 3 du, as four lanes. */
+static inline __m128i warp_low4(int64_t u, int64_t du)
+{
+    return _mm_setr_epi32((int)(uint32_t)u, (int)(uint32_t)(u + du), (int)(uint32_t)(u + 2 * du),
+                          (int)(uint32_t)(u + 3 * du));
+}
+
+/* Lane k of v in every lane (k a constant). */
+#define WARP_LANE(v, k) _mm_shuffle_epi32((v), _MM_SHUFFLE((k), (k), (k), (k)))
+
+/* The top-left neighbour of (u, v), then one step along the row. */
+static inline const uint8_t *warp_step(const uint8_t *base, size_t stride, size_t bpp, int64_t *u,
+                                       int64_t *v, int64_t du, int64_t dv)
+{
+    const uint8_t *p = base + (size_t)(*v >> WARP_SHIFT) * stride + (size_t)(*u >> WARP_SHIFT) * bpp;
+
+    *u += du;
+    *v += dv;
+    return p;
+}
+
+/*
+ * warp_bilinear_run for 3 channels, four pixels per step; see above. Not
+ * inlined into warp_point_rows: it is called once per row, and on its own it
+ * keeps every value in a register.
+ */
+static __attribute__((noinline)) void warp_bilinear_run_rgb_sse2(const uint8_t *restrict base, size_t stride, int64_t u,
+                                       int64_t v, int64_t du, int64_t dv, int64_t n,
+                                       uint8_t *restrict out)
+{
+    __m128i ulo = warp_low4(u, du), vlo = warp_low4(v, dv);
+    const __m128i du4 = _mm_set1_epi32((int)(uint32_t)(4 * du));
+    const __m128i dv4 = _mm_set1_epi32((int)(uint32_t)(4 * dv));
+    int64_t i = 0;
+
+    for (; i + 4 <= n; i += 4, out += 12) {
+        const uint8_t *p0 = warp_step(base, stride, 3, &u, &v, du, dv);
+        const uint8_t *p1 = warp_step(base, stride, 3, &u, &v, du, dv);
+        const uint8_t *p2 = warp_step(base, stride, 3, &u, &v, du, dv);
+        const uint8_t *p3 = warp_step(base, stride, 3, &u, &v, du, dv);
+        __m128i wx, wyh, wyl, r0, r1, r2, r3;
+
+        warp_weights4(ulo, vlo, &wx, &wyh, &wyl);
+        r0 = warp_pixel_rgb(p0, stride, WARP_LANE(wx, 0), WARP_LANE(wyh, 0), WARP_LANE(wyl, 0));
+        r1 = warp_pixel_rgb(p1, stride, WARP_LANE(wx, 1), WARP_LANE(wyh, 1), WARP_LANE(wyl, 1));
+        r2 = warp_pixel_rgb(p2, stride, WARP_LANE(wx, 2), WARP_LANE(wyh, 2), WARP_LANE(wyl, 2));
+        r3 = warp_pixel_rgb(p3, stride, WARP_LANE(wx, 3), WARP_LANE(wyh, 3), WARP_LANE(wyl, 3));
+        warp_store_rgb4(out, r0, r1, r2, r3);
+        ulo = _mm_add_epi32(ulo, du4);
+        vlo = _mm_add_epi32(vlo, dv4);
+    }
+    warp_bilinear_run(base, stride, u, v, du, dv, n - i, 3, out);
+}
+
+/* Two bytes at p as one 16-bit lane (little-endian: p[0] is the low byte). */
+static inline short warp_load16(const uint8_t *p)
+{
+    uint16_t x;
+
+    memcpy(&x, p, 2);
+    return (short)x;
+}
+
+/*
+ * warp_bilinear_run for 1 channel, four pixels per step. The same arithmetic
+ * as the RGB loop, laid out across pixels instead of channels: the 2x2
+ * neighbourhoods of four pixels (two 16-bit reads per pixel, which never
+ * leave the image) fill one vector, interleaved into (top, bottom) pairs, so
+ * each madd serves two pixels; the column sums, all below 2^15, are packed
+ * back to 16-bit (ch0, ch1) pairs per pixel with _mm_packs_epi32, which
+ * cannot saturate them, and a madd with wx finishes four pixels at once.
+ */
+static __attribute__((noinline)) void warp_bilinear_run_gray_sse2(const uint8_t *restrict base, size_t stride, int64_t u,
+                                        int64_t v, int64_t du, int64_t dv, int64_t n,
+                                        uint8_t *restrict out)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i ulo = warp_low4(u, du), vlo = warp_low4(v, dv);
+    const __m128i du4 = _mm_set1_epi32((int)(uint32_t)(4 * du));
+    const __m128i dv4 = _mm_set1_epi32((int)(uint32_t)(4 * dv));
+    int64_t i = 0;
+
+    for (; i + 4 <= n; i += 4, out += 4) {
+        const uint8_t *p0 = warp_step(base, stride, 1, &u, &v, du, dv);
+        const uint8_t *p1 = warp_step(base, stride, 1, &u, &v, du, dv);
+        const uint8_t *p2 = warp_step(base, stride, 1, &u, &v, du, dv);
+        const uint8_t *p3 = warp_step(base, stride, 1, &u, &v, du, dv);
+        __m128i wx, wyh, wyl, nb, tb, ab, cd, h, l, r;
+        uint32_t bytes;
+
+        warp_weights4(ulo, vlo, &wx, &wyh, &wyl);
+        /* 16-bit lanes: the top pairs of pixels A B C D, then their bottom pairs. */
+        nb = _mm_setr_epi16(warp_load16(p0), warp_load16(p1), warp_load16(p2), warp_load16(p3),
+                            warp_load16(p0 + stride), warp_load16(p1 + stride),
+                            warp_load16(p2 + stride), warp_load16(p3 + stride));
+        /* (top, bottom) byte pairs: A col0, A col1, B col0, ..., D col1. */
+        tb = _mm_unpacklo_epi8(nb, _mm_srli_si128(nb, 8));
+        ab = _mm_unpacklo_epi8(tb, zero); /* Pixels A, B. */
+        cd = _mm_unpackhi_epi8(tb, zero); /* Pixels C, D. */
+        h = _mm_packs_epi32(_mm_madd_epi16(ab, _mm_unpacklo_epi32(wyh, wyh)),
+                            _mm_madd_epi16(cd, _mm_unpackhi_epi32(wyh, wyh)));
+        l = _mm_packs_epi32(_mm_madd_epi16(ab, _mm_unpacklo_epi32(wyl, wyl)),
+                            _mm_madd_epi16(cd, _mm_unpackhi_epi32(wyl, wyl)));
+        r = warp_finish4(_mm_madd_epi16(h, wx), _mm_madd_epi16(l, wx));
+        r = _mm_packs_epi32(r, r);
+        bytes = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(r, r));
+        memcpy(out, &bytes, 4);
+        ulo = _mm_add_epi32(ulo, du4);
+        vlo = _mm_add_epi32(vlo, dv4);
+    }
+    warp_bilinear_run(base, stride, u, v, du, dv, n - i, 1, out);
+}
+#endif
+
+/*
+ * The interior run, by the fastest exact loop available: SSE2 where there is
+ * one and simd is set, else the scalar reference. simd is a constant at every
+ * call, so each copy of warp_point_rows keeps only one branch.
+ */
+static inline void warp_bilinear_interior(const uint8_t *restrict base, size_t stride, int64_t u,
+                                          int64_t v, int64_t du, int64_t dv, int64_t n,
+                                          const uint32_t ch, const int simd, uint8_t *restrict out)
+{
+#if defined(__SSE2__)
+    if (simd) {
+        if (ch == 3)
+            warp_bilinear_run_rgb_sse2(base, stride, u, v, du, dv, n, out);
+        else
+            warp_bilinear_run_gray_sse2(base, stride, u, v, du, dv, n, out);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    warp_bilinear_run(base, stride, u, v, du, dv, n, ch, out);
+}
+
 /*
  * Nearest and bilinear, for a fixed channel count so the compiler unrolls the
  * channel loops. Each row's start is computed in double from the matrix (no
@@ -346,7 +608,7 @@ static inline void warp_bilinear_run(const uint8_t *restrict base, size_t stride
  */
 static inline __attribute__((always_inline)) void warp_point_rows(const warp_image_t *src, const warp_affine_t *a, int bilinear,
                                    const uint8_t *fill, uint8_t *dst, uint32_t dw, uint32_t dh,
-                                   const uint32_t ch)
+                                   const uint32_t ch, const int simd)
 {
     const double *m = a->m;
     const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
@@ -400,8 +662,8 @@ static inline __attribute__((always_inline)) void warp_point_rows(const warp_ima
             else
                 warp_sample_nearest(src, u0 + x * du, v0 + x * dv, ch, out + x * ch);
         }
-        warp_bilinear_run(src->pixels, src->stride, u0 + is * du, v0 + is * dv, du, dv, ie - is,
-                          ch, out + is * ch);
+        warp_bilinear_interior(src->pixels, src->stride, u0 + is * du, v0 + is * dv, du, dv,
+                               ie - is, ch, simd, out + is * ch);
         for (int64_t x = ie; x < ve; x++)
             warp_sample_bilinear(src, u0 + x * du, v0 + x * dv, ch, out + x * ch);
         for (int64_t x = ve; x < (int64_t)dw; x++)
@@ -473,7 +735,23 @@ void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interp
         return;
     }
     if (src->channels == 3)
-        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 3);
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 3, 1);
     else
-        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 1);
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 1, 1);
+}
+
+void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_src,
+                          interpolation_t interp, const uint8_t *fill, uint8_t *dst,
+                          uint32_t dst_width, uint32_t dst_height)
+{
+    int bilinear = interp != INTERP_NEAREST;
+
+    if (interp == INTERP_AREA) {
+        warp_area(src, out_to_src, fill, dst, dst_width, dst_height);
+        return;
+    }
+    if (src->channels == 3)
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 3, 0);
+    else
+        warp_point_rows(src, out_to_src, bilinear, fill, dst, dst_width, dst_height, 1, 0);
 }

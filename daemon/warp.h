@@ -86,4 +86,14 @@ int warp_build(const warp_geometry_t *g, const augment_params_t *aug, warp_affin
 void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interpolation_t interp,
                 const uint8_t *fill, uint8_t *dst, uint32_t dst_width, uint32_t dst_height);
 
+/*
+ * warp_apply with the portable scalar bilinear loop only. The daemon never
+ * calls it: it is the reference that the SIMD loop (SSE2 on x86) must match
+ * byte for byte, and tests/unit/test_warp.c compares the two. Where there is
+ * no SIMD loop, it is warp_apply.
+ */
+void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_src,
+                          interpolation_t interp, const uint8_t *fill, uint8_t *dst,
+                          uint32_t dst_width, uint32_t dst_height);
+
 #endif

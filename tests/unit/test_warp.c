@@ -314,6 +314,133 @@ static void huge_zoom_out_does_not_overflow(void **state)
     free(dst);
 }
 
+/* xorshift32: a fixed sequence, so a failure reproduces. */
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Uniform in [lo, hi). */
+static double rng_uniform(uint32_t *s, double lo, double hi)
+{
+    return lo + (hi - lo) * (rng_next(s) / 4294967296.0);
+}
+
+/*
+ * Random pixels, in one of three kinds: uniform, only 0 and 255 (the extremes
+ * of every sum in the SIMD arithmetic), or all 255.
+ */
+static void fill_random(uint8_t *p, size_t n, uint32_t *s)
+{
+    uint32_t kind = rng_next(s) % 3;
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = rng_next(s);
+        p[i] = kind == 0 ? (uint8_t)(r >> 24) : kind == 1 ? ((r >> 24) & 1 ? 255 : 0) : 255;
+    }
+}
+
+/*
+ * The SIMD bilinear loop of warp_apply must give exactly the bytes of the
+ * scalar reference: random sources from 1x1 up (odd widths, row padding),
+ * random output sizes, and random affines (scales from 1/8 to 8, any
+ * rotation, shear, translation, mirrors). Each source is allocated to its
+ * exact size, (h - 1) * stride + w * ch bytes, and each output to its exact
+ * size, so that a read or write past either one fails under ASan.
+ */
+static void simd_bilinear_matches_the_scalar_reference(void **state)
+{
+    uint32_t seed = 12345;
+    (void)state;
+    for (int iter = 0; iter < 3000; iter++) {
+        uint32_t ch = rng_next(&seed) % 2 ? 3 : 1;
+        uint32_t big = iter % 10 == 0;
+        uint32_t sw = 1 + rng_next(&seed) % (big ? 300 : 24);
+        uint32_t sh = 1 + rng_next(&seed) % (big ? 300 : 24);
+        uint32_t dw = 1 + rng_next(&seed) % (big ? 230 : 40);
+        uint32_t dh = 1 + rng_next(&seed) % (big ? 60 : 20);
+        size_t stride = (size_t)sw * ch + (rng_next(&seed) % 4 == 0 ? rng_next(&seed) % 7 : 0);
+        size_t src_bytes = (sh - 1) * stride + (size_t)sw * ch, dst_bytes = (size_t)dw * dh * ch;
+        uint8_t *src = malloc(src_bytes), *fast = malloc(dst_bytes), *ref = malloc(dst_bytes);
+        static const uint8_t fill[3] = {7, 77, 177};
+        warp_image_t si = {src, sw, sh, ch, stride};
+        double k = exp(rng_uniform(&seed, log(0.125), log(8.0)));
+        double a = rng_uniform(&seed, -M_PI, M_PI), sh_x = rng_uniform(&seed, -0.3, 0.3);
+        double c = cos(a) * k, s = sin(a) * k;
+        double fx = rng_next(&seed) % 4 == 0 ? -1 : 1;
+        warp_affine_t m;
+
+        if (rng_next(&seed) % 3 == 0) {
+            /* A plain resize, often with a mirror: long axis-aligned runs. */
+            m = (warp_affine_t){{fx * (double)sw / dw, 0, fx < 0 ? sw : 0, 0, (double)sh / dh,
+                                 0}};
+        } else {
+            /* Rotation, scale and shear about the centres, then a random shift. */
+            m.m[0] = c;
+            m.m[1] = -s + c * sh_x;
+            m.m[3] = s;
+            m.m[4] = c + s * sh_x;
+            m.m[2] = sw / 2.0 - m.m[0] * dw / 2.0 - m.m[1] * dh / 2.0 +
+                     rng_uniform(&seed, -0.3, 0.3) * sw;
+            m.m[5] = sh / 2.0 - m.m[3] * dw / 2.0 - m.m[4] * dh / 2.0 +
+                     rng_uniform(&seed, -0.3, 0.3) * sh;
+        }
+        fill_random(src, src_bytes, &seed);
+        memset(fast, 0xa5, dst_bytes);
+        memset(ref, 0x5a, dst_bytes);
+        warp_apply(&si, &m, INTERP_BILINEAR, fill, fast, dw, dh);
+        warp_apply_reference(&si, &m, INTERP_BILINEAR, fill, ref, dw, dh);
+        if (memcmp(fast, ref, dst_bytes) != 0)
+            print_error("iteration %d: %ux%ux%u (stride %zu) -> %ux%u, m = %g %g %g %g %g %g\n",
+                        iter, sw, sh, ch, stride, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3],
+                        m.m[4], m.m[5]);
+        assert_memory_equal(fast, ref, dst_bytes);
+        free(src);
+        free(fast);
+        free(ref);
+    }
+}
+
+/*
+ * Every fraction pair on a 2x2 source of extreme values: a 2048x2048 output
+ * stretched over the interior steps fx and fy through all 2^11 x 2^11
+ * weights (one row of the output per fy), for each of a few 0/255 patterns.
+ */
+static void simd_bilinear_matches_the_reference_for_every_weight(void **state)
+{
+    static const uint8_t corners[][4] = {
+        {255, 255, 255, 255}, {255, 0, 0, 255}, {0, 255, 255, 0}, {255, 0, 255, 0},
+        {0, 0, 255, 255}, {1, 254, 253, 2},
+    };
+    uint32_t n = 2048;
+    uint8_t *fast = malloc((size_t)n * n * 3), *ref = malloc((size_t)n * n * 3);
+    (void)state;
+    for (size_t i = 0; i < sizeof(corners) / sizeof(corners[0]); i++) {
+        uint8_t src[12];
+        warp_image_t si = {src, 2, 2, 3, 6};
+        /* Output pixel centre (x + 0.5, y + 0.5) -> source (x / n, y / n). */
+        warp_affine_t m = {{1.0 / n, 0, -0.5 / n + 0.5, 0, 1.0 / n, -0.5 / n + 0.5}};
+
+        for (int c = 0; c < 3; c++)
+            for (int j = 0; j < 4; j++)
+                src[j * 3 + c] = (uint8_t)(c == 1 ? 255 - corners[i][j] : corners[i][j]);
+        warp_apply(&si, &m, INTERP_BILINEAR, black, fast, n, n);
+        warp_apply_reference(&si, &m, INTERP_BILINEAR, black, ref, n, n);
+        assert_memory_equal(fast, ref, (size_t)n * n * 3);
+        si = (warp_image_t){src, 2, 2, 1, 2};
+        for (int j = 0; j < 4; j++)
+            src[j] = corners[i][j];
+        warp_apply(&si, &m, INTERP_BILINEAR, black, fast, n, n);
+        warp_apply_reference(&si, &m, INTERP_BILINEAR, black, ref, n, n);
+        assert_memory_equal(fast, ref, (size_t)n * n);
+    }
+    free(fast);
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +457,8 @@ int main(void)
         cmocka_unit_test(fit_pads_and_crop_centres),
         cmocka_unit_test(required_scale_follows_the_resize_mode),
         cmocka_unit_test(huge_zoom_out_does_not_overflow),
+        cmocka_unit_test(simd_bilinear_matches_the_scalar_reference),
+        cmocka_unit_test(simd_bilinear_matches_the_reference_for_every_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
