@@ -204,11 +204,7 @@ static size_t cfg_distance(const char *a, const char *b)
     return row[lb];
 }
 
-/*
- * Writes " (did you mean \"x\"?)" into out when one of the NULL-terminated
- * names is close to word (a typo), else an empty string.
- */
-static const char *cfg_suggest(const char *word, const char *const *names, char *out, size_t outlen)
+const char *config_suggest(const char *word, const char *const *names, char *out, size_t outlen)
 {
     const char *best = NULL;
     size_t best_d = (size_t)-1;
@@ -296,7 +292,7 @@ static int cfg_object(cfg_parser_t *p, const cJSON *item, const char *path,
         cfg_join(sub, sizeof(sub), path, c->string);
         if (allowed != NULL && !known) {
             report_error(p->rep, "%s: unknown key%s", sub,
-                         cfg_suggest(c->string, allowed, hint, sizeof(hint)));
+                         config_suggest(c->string, allowed, hint, sizeof(hint)));
             continue;
         }
         for (const cJSON *d = item->child; d != c; d = d->next) {
@@ -444,7 +440,7 @@ static int cfg_enum(cfg_parser_t *p, const cJSON *item, const char *path,
     }
     cfg_list_names(names, count, list, sizeof(list));
     report_error(p->rep, "%s: expected %s, got %s%s", path, list, cfg_show(item, got, sizeof(got)),
-                 cJSON_IsString(item) ? cfg_suggest(item->valuestring, all, hint, sizeof(hint)) : "");
+                 cJSON_IsString(item) ? config_suggest(item->valuestring, all, hint, sizeof(hint)) : "");
     return -1;
 }
 

@@ -181,4 +181,12 @@ const char *config_color_name(color_mode_t color);
 const char *config_missing_label_name(missing_label_policy_t policy);
 const char *config_missing_file_name(missing_file_policy_t policy);
 
+/*
+ * Writes " (did you mean \"x\"?)" into out when one of the NULL-terminated
+ * names is close to word (a typo: edit distance 1 for words of up to 4
+ * bytes, else 2), else an empty string. Returns out. Used for config keys
+ * and for CSV column names.
+ */
+const char *config_suggest(const char *word, const char *const *names, char *out, size_t outlen);
+
 #endif

@@ -121,6 +121,7 @@ static int csv_scan(csv_t *csv, csv_builder_t *b, const char *name, report_t *re
     uint32_t line = 1;
     int errors = 0;
     int have_header = 0;
+    uint32_t seen = 0;     /* Records begun so far, malformed ones included. */
 
     if (csv->size >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
@@ -144,6 +145,7 @@ static int csv_scan(csv_t *csv, csv_builder_t *b, const char *name, report_t *re
             continue;
         }
         record_line = line;
+        seen++;
 
         for (;;) {
             size_t start = (size_t)(w - buf);
@@ -228,8 +230,9 @@ static int csv_scan(csv_t *csv, csv_builder_t *b, const char *name, report_t *re
             csv_reserve_fields(b, records * fields);
             csv_reserve_lines(b, records);
         } else if (!bad && fields != csv->column_count) {
-            report_error(rep, "%s:%u: expected %u fields as in the header, found %u",
-                         name, record_line, csv->column_count, fields);
+            /* The header is record 1, so data row r is record r + 2. */
+            report_error(rep, "%s:%u: row %u: expected %u fields as in the header, found %u",
+                         name, record_line, seen - 2, csv->column_count, fields);
             bad = 1;
         }
         if (bad) {
@@ -285,8 +288,9 @@ int csv_parse(csv_t *csv, char *buf, size_t size, const char *name, report_t *re
     return errors ? -EINVAL : 0;
 }
 
-int csv_load(csv_t *csv, const char *path, const char *name, report_t *rep)
+int csv_load(csv_t *csv, const char *path, const char *name, const char *origin, report_t *rep)
 {
+    const char *who = origin ? origin : name;
     struct stat st;
     char *buf;
     size_t done = 0;
@@ -297,18 +301,18 @@ int csv_load(csv_t *csv, const char *path, const char *name, report_t *rep)
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         err = errno;
-        report_error(rep, "%s: cannot open %s: %s", name, path, strerror(err));
+        report_error(rep, "%s: cannot open %s: %s", who, path, strerror(err));
         return -err;
     }
     if (fstat(fd, &st) != 0) {
         err = errno;
         close(fd);
-        report_error(rep, "%s: cannot stat %s: %s", name, path, strerror(err));
+        report_error(rep, "%s: cannot stat %s: %s", who, path, strerror(err));
         return -err;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        report_error(rep, "%s: %s is not a regular file", name, path);
+        report_error(rep, "%s: %s is not a regular file", who, path);
         return -EINVAL;
     }
     buf = mogen_malloc((size_t)st.st_size + 1);
@@ -320,7 +324,7 @@ int csv_load(csv_t *csv, const char *path, const char *name, report_t *rep)
             err = errno;
             close(fd);
             mogen_free(buf);
-            report_error(rep, "%s: cannot read %s: %s", name, path, strerror(err));
+            report_error(rep, "%s: cannot read %s: %s", who, path, strerror(err));
             return -err;
         }
         if (n == 0)

@@ -49,9 +49,12 @@ int csv_parse(csv_t *csv, char *buf, size_t size, const char *name, report_t *re
 /*
  * Reads the file at path and parses it as csv_parse() does. Returns 0,
  * -EINVAL for a malformed file, or -errno when it cannot be read (also
- * reported, naming the file).
+ * reported with the full path). A message about reading the file starts
+ * with origin when it is not NULL (the config field that named the file,
+ * such as "streams.train.csv"), else with name; parse errors always start
+ * with name and the line.
  */
-int csv_load(csv_t *csv, const char *path, const char *name, report_t *rep);
+int csv_load(csv_t *csv, const char *path, const char *name, const char *origin, report_t *rep);
 
 void csv_free(csv_t *csv);
 

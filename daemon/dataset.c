@@ -123,21 +123,28 @@ static char *ds_dirname(const char *path)
 
 /*
  * Finds the column of every output (and the path column) in this CSV,
- * reporting each one that is absent together with the columns there are.
+ * reporting each one that is absent together with the columns there are,
+ * and the closest column name when one looks like a typo of it.
  * Returns 0 when all were found.
  */
 static int ds_find_columns(ds_reader_t *r)
 {
     const config_t *cfg = r->ds->config;
+    const char **headers;
     char list[512];
+    char hint[300];
     int bad = 0;
 
     csv_column_list(r->csv, list, sizeof(list));
+    headers = mogen_calloc((size_t)r->csv->column_count + 1, sizeof(*headers));
+    for (uint32_t c = 0; c < r->csv->column_count; c++)
+        headers[c] = csv_header(r->csv, c);
     if (cfg->path.column != NULL) {
         r->path_col = csv_column_index(r->csv, cfg->path.column);
         if (r->path_col < 0) {
-            report_error(r->rep, "path.column: column \"%s\" is not in %s; columns are: %s",
-                         cfg->path.column, r->name, list);
+            report_error(r->rep, "path.column: column \"%s\" is not in %s%s; columns are: %s",
+                         cfg->path.column, r->name,
+                         config_suggest(cfg->path.column, headers, hint, sizeof(hint)), list);
             bad = 1;
         }
     } else {
@@ -148,12 +155,14 @@ static int ds_find_columns(ds_reader_t *r)
         for (size_t c = 0; c < oc->column_count; c++) {
             r->out_cols[o][c] = csv_column_index(r->csv, oc->columns[c]);
             if (r->out_cols[o][c] < 0) {
-                report_error(r->rep, "%s: column \"%s\" is not in %s; columns are: %s",
-                             oc->where, oc->columns[c], r->name, list);
+                report_error(r->rep, "%s: column \"%s\" is not in %s%s; columns are: %s",
+                             oc->where, oc->columns[c], r->name,
+                             config_suggest(oc->columns[c], headers, hint, sizeof(hint)), list);
                 bad = 1;
             }
         }
     }
+    mogen_free(headers);
     return bad ? -1 : 0;
 }
 
@@ -383,7 +392,9 @@ static void ds_load_stream(dataset_t *ds, size_t i, labels_t *vocab, int check_f
     r.name = ds_csv_name(cfg, i);
     r.csv = &csv;
 
-    int malformed = csv_load(&csv, cfg->streams[i].csv, r.name, rep) != 0;
+    char origin[300];
+    snprintf(origin, sizeof(origin), "streams.%s.csv", cfg->streams[i].name);
+    int malformed = csv_load(&csv, cfg->streams[i].csv, r.name, origin, rep) != 0;
     if (csv.column_count == 0) {
         csv_free(&csv);
         return;

@@ -124,8 +124,8 @@ def test_typo_in_a_column_fails_and_lists_the_columns(tmp_path):
     }))
     result = run_validate(config, "--no-check-files")
     assert result.returncode == 1, result.stdout
-    assert ('outputs.multi_class[1]: column "kidz" is not in train.csv; '
-            'columns are: image, sender_id, label, kids') in result.stdout
+    assert ('outputs.multi_class[1]: column "kidz" is not in train.csv '
+            '(did you mean "kids"?); columns are: image, sender_id, label, kids') in result.stdout
     assert "FAILED" in result.stdout
 
     report = json.loads(run_validate(config, "--no-check-files", "--json").stdout)

@@ -238,10 +238,25 @@ static void wrong_field_count_is_rejected_with_file_and_line(void **state)
 
     report_init(&rep);
     assert_int_equal(parse(&csv, "a,b\n1,2\n3\n5,6\n", &rep), -EINVAL);
-    assert_reported(&rep, "t.csv:3: expected 2 fields as in the header, found 1");
+    assert_reported(&rep, "t.csv:3: row 1: expected 2 fields as in the header, found 1");
     /* The sound rows are still there. */
     assert_int_equal(csv.row_count, 2);
     assert_string_equal(csv_cell(&csv, 1, 0), "5");
+    csv_free(&csv);
+    report_free(&rep);
+}
+
+static void wrong_field_count_counts_rows_past_blank_lines_and_bad_records(void **state)
+{
+    csv_t csv;
+    report_t rep;
+    (void)state;
+
+    /* Blank lines are not rows; a malformed record still is one. */
+    report_init(&rep);
+    assert_int_equal(parse(&csv, "a,b\n\n1,2\n3\n\n4\n", &rep), -EINVAL);
+    assert_reported(&rep, "t.csv:4: row 1: expected 2 fields as in the header, found 1");
+    assert_reported(&rep, "t.csv:6: row 2: expected 2 fields as in the header, found 1");
     csv_free(&csv);
     report_free(&rep);
 }
@@ -254,7 +269,7 @@ static void too_many_fields_is_rejected_with_line(void **state)
 
     report_init(&rep);
     assert_int_equal(parse(&csv, "a,b\n1,2,3\n", &rep), -EINVAL);
-    assert_reported(&rep, "t.csv:2: expected 2 fields as in the header, found 3");
+    assert_reported(&rep, "t.csv:2: row 0: expected 2 fields as in the header, found 3");
     csv_free(&csv);
     report_free(&rep);
 }
@@ -393,8 +408,22 @@ static void load_names_the_file_it_cannot_open(void **state)
     (void)state;
 
     report_init(&rep);
-    assert_int_equal(csv_load(&csv, "/nonexistent/mogen/x.csv", "x.csv", &rep), -ENOENT);
+    assert_int_equal(csv_load(&csv, "/nonexistent/mogen/x.csv", "x.csv", NULL, &rep), -ENOENT);
     assert_reported(&rep, "x.csv: cannot open /nonexistent/mogen/x.csv");
+    csv_free(&csv);
+    report_free(&rep);
+}
+
+static void load_names_the_config_field_it_was_given(void **state)
+{
+    csv_t csv;
+    report_t rep;
+    (void)state;
+
+    report_init(&rep);
+    assert_int_equal(csv_load(&csv, "/nonexistent/mogen/x.csv", "x.csv", "streams.val.csv", &rep),
+                     -ENOENT);
+    assert_reported(&rep, "streams.val.csv: cannot open /nonexistent/mogen/x.csv: No such file");
     csv_free(&csv);
     report_free(&rep);
 }
@@ -416,7 +445,7 @@ static void load_reads_a_file_from_disk(void **state)
     assert_int_equal(fclose(f), 0);
 
     report_init(&rep);
-    assert_int_equal(csv_load(&csv, path, "train.csv", &rep), 0);
+    assert_int_equal(csv_load(&csv, path, "train.csv", NULL, &rep), 0);
     assert_int_equal(csv.row_count, 1);
     assert_string_equal(csv_cell(&csv, 0, 1), "a,b");
     csv_free(&csv);
@@ -480,6 +509,7 @@ int main(void)
         cmocka_unit_test(surrounding_whitespace_is_kept_as_data),
         cmocka_unit_test(empty_fields_are_empty_strings),
         cmocka_unit_test(wrong_field_count_is_rejected_with_file_and_line),
+        cmocka_unit_test(wrong_field_count_counts_rows_past_blank_lines_and_bad_records),
         cmocka_unit_test(too_many_fields_is_rejected_with_line),
         cmocka_unit_test(every_bad_row_is_reported_not_just_the_first),
         cmocka_unit_test(unterminated_quote_names_the_line_where_it_opened),
@@ -491,6 +521,7 @@ int main(void)
         cmocka_unit_test(nul_byte_is_rejected_with_line),
         cmocka_unit_test(lone_carriage_return_is_data),
         cmocka_unit_test(load_names_the_file_it_cannot_open),
+        cmocka_unit_test(load_names_the_config_field_it_was_given),
         cmocka_unit_test(load_reads_a_file_from_disk),
         cmocka_unit_test(column_list_joins_header_names),
         cmocka_unit_test(utf8_validation_accepts_well_formed_text),
