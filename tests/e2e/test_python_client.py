@@ -194,6 +194,18 @@ def test_no_daemon_is_daemon_not_running_naming_the_socket(tmp_path):
     assert stale in str(e.value)
 
 
+def test_a_path_that_is_not_a_socket_is_named_as_such(tmp_path):
+    plain = tmp_path / "mogend.json"  # e.g. the config given instead of its socket
+    plain.write_text("{}")
+    for path in (str(plain), str(tmp_path)):
+        with pytest.raises(mogen.DaemonNotRunning) as e:
+            mogen.Client(path, "train")
+        assert str(e.value) == (f'{path} is not a socket (is this the daemon\'s socket '
+                                f'path? see the "socket" key of its config)')
+        with pytest.raises(mogen.DaemonNotRunning):
+            mogen.status(path)
+
+
 def test_unknown_stream_carries_the_daemons_message(mogend, png_data):
     d = mogend(png_data.config())
     with pytest.raises(mogen.UnknownStream) as e:

@@ -18,6 +18,7 @@ import math
 import mmap
 import os
 import socket
+import stat
 
 import numpy as np
 
@@ -77,6 +78,13 @@ class Output:
                 f"classes=<{len(self.classes)}>)")
 
 
+def _exists_but_not_socket(path):
+    try:
+        return not stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _connect(socket_path, timeout):
     """Returns a connected AF_UNIX stream socket or raises DaemonNotRunning."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -85,6 +93,13 @@ def _connect(socket_path, timeout):
         sock.connect(socket_path)
     except (FileNotFoundError, ConnectionRefusedError) as e:
         sock.close()
+        if _exists_but_not_socket(socket_path):
+            # connect() says "Connection refused" for a regular file or a
+            # folder too, which sends people looking for a stopped daemon.
+            raise DaemonNotRunning(
+                socket_path, "not a socket",
+                f"{socket_path} is not a socket (is this the daemon's socket path? "
+                f"see the \"socket\" key of its config)") from None
         raise DaemonNotRunning(socket_path, e.strerror or str(e)) from None
     except PermissionError as e:
         sock.close()

@@ -12,14 +12,15 @@ class MogenError(Exception):
 
 
 class DaemonNotRunning(MogenError, ConnectionError):
-    """Nothing is listening on the socket (it is missing or refuses connections)."""
+    """Nothing is listening on the socket (it is missing, refuses connections,
+    or the path names something other than a socket)."""
 
-    def __init__(self, socket_path, reason):
+    def __init__(self, socket_path, reason, message=None):
         self.socket_path = socket_path
         self.reason = reason
-        super().__init__(
+        super().__init__(message or (
             f"mogend is not running at {socket_path} ({reason}); "
-            f"start it with `mogend --config FILE` or check the \"socket\" path")
+            f"start it with `mogend --config FILE` or check the \"socket\" path"))
 
 
 class ProtocolError(MogenError):
