@@ -38,6 +38,7 @@
 
 struct decoder {
     tjhandle tj;          /* TurboJPEG decompressor, reused. */
+    int tj_failed;        /* 1 after a TurboJPEG call failed: renew tj first. */
     spng_ctx *png;        /* Open PNG context between open and decode, else NULL. */
     const uint8_t *bytes; /* The opened file's bytes (the caller's). */
     size_t len;
@@ -133,6 +134,25 @@ int decoder_create(decoder_t **out)
         return -ENOMEM;
     }
     *out = d;
+    return 0;
+}
+
+/*
+ * Replaces the TurboJPEG handle after a failed call. libjpeg-turbo 2.1's
+ * tjDecompressHeader3() returns from an error without aborting the
+ * decompressor, and the next header read on that handle then "succeeds" with
+ * a 0x0 image: a good photo right after a corrupt one would fail. A fresh
+ * handle costs microseconds, and only after a failure or a warning.
+ */
+static int decoder_renew_tj(decoder_t *d)
+{
+    tjhandle fresh = tjInitDecompress();
+
+    if (fresh == NULL)
+        return -ENOMEM;
+    tjDestroy(d->tj);
+    d->tj = fresh;
+    d->tj_failed = 0;
     return 0;
 }
 
@@ -244,8 +264,13 @@ static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif,
         errbuf_printf(err, errlen, "JPEG file too large for the decoder");
         return -EFBIG;
     }
+    if (d->tj_failed && decoder_renew_tj(d) < 0) {
+        errbuf_printf(err, errlen, "out of memory for a JPEG decoder");
+        return -ENOMEM;
+    }
     if (tjDecompressHeader3(d->tj, d->bytes, (unsigned long)d->len, &w, &h, &subsamp,
                             &colorspace) != 0) {
+        d->tj_failed = 1;
         if (tjGetErrorCode(d->tj) != TJERR_WARNING || w <= 0 || h <= 0) {
             errbuf_printf(err, errlen, "corrupt JPEG data: %s", tjGetErrorStr2(d->tj));
             return -EINVAL;
@@ -443,6 +468,7 @@ static int decoder_decode_jpeg(decoder_t *d, uint32_t denom, uint32_t channels,
      */
     if (tjDecompress2(d->tj, d->bytes, (unsigned long)d->len, px, w, 0, h, pf,
                       TJFLAG_LIMITSCANS) != 0) {
+        d->tj_failed = 1;
         rc = decoder_jpeg_failure(d, err, errlen);
         if (rc < 0)
             return rc;

@@ -594,6 +594,39 @@ static void jpeg_warning_is_accepted_and_reported(void **state)
     free(px);
 }
 
+/*
+ * libjpeg-turbo 2.1 leaves its handle half-used after a header error; the
+ * next header on that handle "succeeded" with a 0x0 image. The pipeline must
+ * decode a good file right after a corrupt one, as workers do all day.
+ */
+static void good_jpeg_after_a_corrupt_one_still_decodes(void **state)
+{
+    uint32_t w = 16, h = 16;
+    uint8_t *px = rgb_pattern(w, h), *first, *again;
+    size_t len, cut;
+    uint8_t *jpeg = make_jpeg(px, w, h, TJPF_RGB, &len);
+    image_config_t img = config(w, h);
+    pipeline_t *p;
+    char err[256];
+    (void)state;
+
+    /* Cut the file inside its header segments: "missing SOS marker". */
+    for (cut = 2; cut + 1 < len && !(jpeg[cut] == 0xFF && jpeg[cut + 1] == 0xC4); cut++)
+        ;
+    first = malloc(pipeline_sample_bytes(&img));
+    again = malloc(pipeline_sample_bytes(&img));
+    assert_int_equal(pipeline_create(&p, &img), 0);
+    assert_int_equal(pipeline_run(p, jpeg, len, NULL, first, err, sizeof(err)), 0);
+    assert_true(pipeline_run(p, jpeg, cut, NULL, again, err, sizeof(err)) < 0);
+    assert_int_equal(pipeline_run(p, jpeg, len, NULL, again, err, sizeof(err)), 0);
+    assert_memory_equal(first, again, pipeline_sample_bytes(&img));
+    pipeline_free(p);
+    free(first);
+    free(again);
+    free(jpeg);
+    free(px);
+}
+
 static void invalid_settings_are_refused(void **state)
 {
     image_config_t img = config(0, 10);
@@ -629,6 +662,7 @@ int main(void)
         cmocka_unit_test(grayscale_output_uses_luma),
         cmocka_unit_test(gray_jpeg_becomes_rgb),
         cmocka_unit_test(jpeg_warning_is_accepted_and_reported),
+        cmocka_unit_test(good_jpeg_after_a_corrupt_one_still_decodes),
         cmocka_unit_test(invalid_settings_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
