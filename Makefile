@@ -8,6 +8,8 @@
 #
 # All output goes under $(BUILD) (default build/). SANITIZER=address,undefined
 # builds with sanitizers; `make test` does that itself in build/sanitize.
+# Compile and link lines are short ("CC daemon/feed.c"); V=1 shows the full
+# commands.
 
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -17,6 +19,16 @@ CC ?= cc
 PYTHON ?= .venv/bin/python
 SANITIZER ?=
 CFLAGS ?= -O2 -g
+V ?= 0
+
+# Q silences a command; say prints its short form instead (nothing with V=1).
+ifeq ($(V),1)
+Q =
+say = @:
+else
+Q = @
+say = @printf '%-4s %s\n'
+endif
 
 # Libraries from Debian; pkg-config names.
 PKGS = libuv libturbojpeg spng libcjson
@@ -66,56 +78,68 @@ all: $(MOGEND) $(MOGENCTL) $(CLIENT_LIB) $(CLIENT_SO) $(BUILD)/mogen.pc $(EXAMPL
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(call obj,$(CORE_SRC) $(PROTO_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(CLIENT_LIB): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(CLIENT_SO): $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
-	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libmogen.so.1 -Wl,--no-undefined -o $@ $^ \
+	$(say) LD $@
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libmogen.so.1 -Wl,--no-undefined -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs libcjson)
-	ln -sf libmogen.so $(BUILD)/libmogen.so.1
+	$(Q)ln -sf libmogen.so $(BUILD)/libmogen.so.1
 
 # The C example, linked once against the static and once against the shared
 # library (found through an rpath to the build tree), as a user would.
 $(BUILD)/examples/sum_batch: client/c/examples/sum_batch.c $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CLIENT_LIB) $(shell $(PKG_CONFIG) --libs libcjson)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CLIENT_LIB) $(shell $(PKG_CONFIG) --libs libcjson)
 
 $(BUILD)/examples/sum_batch_shared: client/c/examples/sum_batch.c $(CLIENT_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -lmogen -Wl,-rpath,$(abspath $(BUILD))
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -L$(BUILD) -lmogen -Wl,-rpath,$(abspath $(BUILD))
 
 # For use from the build tree; `make install` writes its own with the
 # install-time PREFIX.
 $(BUILD)/mogen.pc: client/c/mogen.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+	$(say) GEN $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
 
 $(MOGEND): $(call obj,daemon/main.c) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(MOGENCTL): $(call obj,$(CTL_SRC)) $(CORE_LIB) $(CLIENT_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(BUILD)/tests/test_%: $(call obj,tests/unit/test_%.c $(UNIT_HELPERS)) $(CORE_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/bench/%: $(call obj,tests/bench/%.c) $(CORE_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 # Small programs that the Python tests drive (e.g. decode one file to raw
 # pixels so that pytest can compare them with PIL's).
 $(BUILD)/tools/%: $(call obj,tests/tools/%.c) $(CORE_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 # libFuzzer targets: each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
 # and is built with clang against the sources directly (not the gcc-built
@@ -125,7 +149,8 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
 	-Idaemon -Iprotocol -Iclient/c $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(PROTO_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PROTO_SRC) $(ALL_LDLIBS)
+	$(say) FUZZ $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PROTO_SRC) $(ALL_LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
@@ -156,29 +181,40 @@ deps: .venv/.deps-ok
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 	@[ -x .venv/bin/python ] || /usr/bin/python3 -m venv --system-site-packages .venv
-	.venv/bin/python -m pip install -q --disable-pip-version-check $(PIP_PKGS)
+	@echo "installing Keras, JAX and pytest into .venv (only what is missing)"
+	$(Q).venv/bin/python -m pip install -q --disable-pip-version-check $(PIP_PKGS)
 	@touch $@
 
 # ---------------------------------------------------------------------------
 # Tests.
 
+# The label names the run in run-unit.sh's summary line ("unit: N passed, ...").
+UNIT_LABEL ?= unit
+
 unit: $(UNIT_BINS)
-	@sh tests/run-unit.sh $(UNIT_BINS)
+	@sh tests/run-unit.sh -l "$(UNIT_LABEL)" $(UNIT_BINS)
 
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # in their own build directory so that objects never mix.
 sanitize:
-	$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
-		CFLAGS="-O1 -g" unit
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
+		CFLAGS="-O1 -g" UNIT_LABEL="unit (ASan+UBSan)" unit
 
 pytest: all $(TOOL_BINS)
-	MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
+	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
 
+# Each phase starts with a "== ... ==" header; pytest's summary stays the
+# last line (CI reads it).
 test: deps
-	$(MAKE) --no-print-directory all unit
-	$(MAKE) --no-print-directory sanitize
-	$(MAKE) --no-print-directory fuzz
-	$(MAKE) --no-print-directory pytest
+	$(Q)$(MAKE) --no-print-directory all
+	@echo "== C unit tests =="
+	$(Q)$(MAKE) --no-print-directory unit
+	@echo "== C unit tests under ASan+UBSan =="
+	$(Q)$(MAKE) --no-print-directory sanitize
+	@echo "== fuzzing ($(FUZZ_SECONDS) s per target) =="
+	$(Q)$(MAKE) --no-print-directory fuzz
+	@echo "== end-to-end tests (pytest, real mogend) =="
+	$(Q)$(MAKE) --no-print-directory pytest
 
 bench: deps all $(BENCH_BINS)
 	@sh tests/bench/run.sh $(BUILD)
@@ -195,7 +231,7 @@ install: all
 	install -m 644 $(CLIENT_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libmogen.so.1
 	ln -sf libmogen.so.1 $(DESTDIR)$(PREFIX)/lib/libmogen.so
-	install -m 644 client/c/mogen.h protocol/frame.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 client/c/mogen.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' client/c/mogen.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mogen.pc
 
 clean:

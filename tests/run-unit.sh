@@ -1,7 +1,17 @@
 #!/bin/sh
 # Runs every C unit-test binary given, each in its own process so that a
 # crash fails only that file, and ends with one summary line for the lot,
-# summed from cmocka's per-binary counts.
+# summed from cmocka's per-binary counts:
+#
+#   tests/run-unit.sh [-l LABEL] BINARY...
+#
+# The line reads "LABEL: N passed, N failed"; LABEL defaults to "unit" (the
+# sanitizer pass uses "unit (ASan+UBSan)" so the two runs can be told apart).
+label=unit
+if [ "$1" = "-l" ]; then
+    label=$2
+    shift 2
+fi
 passed=0
 failed=0
 for bin in "$@"; do
@@ -20,5 +30,5 @@ for bin in "$@"; do
     passed=$((passed + ok))
     failed=$((failed + run - ok))
 done
-echo "unit: $passed passed, $failed failed"
+echo "$label: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
