@@ -256,6 +256,11 @@ typedef struct server {
     uint64_t next_conn_id;
 } server_t;
 
+/* Returns -EADDRINUSE with a message when a daemon already answers at
+ * path, else 0. Changes nothing: main.c asks before the (possibly long)
+ * load, so that a second instance is refused at once. */
+int server_probe(const char *path, char *err, size_t errlen);
+
 /* Binds and listens on the configured socket; refuses when another daemon
  * answers there, takes over a stale socket file. Returns 0 or -errno. */
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen);

@@ -21,8 +21,7 @@
 #include "frame.h"
 #include "internal.h"
 #include "log.h"
-
-#define MOGEN_VERSION "0.1.0"
+#include "version.h"
 
 static void usage(FILE *out)
 {
@@ -188,14 +187,21 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
-            printf("mogend %s (protocol %d)\n", MOGEN_VERSION, MOGEN_PROTOCOL_VERSION);
+            printf("mogend %s (protocol %d)\n", MOGEN_VERSION_STRING, MOGEN_PROTOCOL_VERSION);
             return 0;
         default:
             usage(stderr);
             return 2;
         }
     }
-    if (config_path == NULL || optind != argc) {
+    if (optind != argc) {
+        fprintf(stderr, "mogend: unexpected argument \"%s\"%s\n\n", argv[optind],
+                config_path == NULL ? " (the config is given with --config FILE)" : "");
+        usage(stderr);
+        return 2;
+    }
+    if (config_path == NULL) {
+        fprintf(stderr, "mogend: missing --config FILE\n\n");
         usage(stderr);
         return 2;
     }
@@ -220,6 +226,14 @@ int main(int argc, char **argv)
     }
     if (workers_override >= 0)
         cfg.workers = (uint32_t)workers_override;
+    {
+        char err[512];
+        if (server_probe(cfg.socket_path, err, sizeof(err)) < 0) {
+            log_error("%s", err);
+            config_free(&cfg);
+            return 1;
+        }
+    }
 
     report_init(&rep);
     rc = dataset_load(&ds, &cfg, 1, &rep);

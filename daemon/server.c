@@ -66,6 +66,29 @@ static int server_claim_path(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int server_probe(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un addr;
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    close(fd);
+    if (rc < 0)
+        return 0;
+    snprintf(err, errlen, "another mogend is already serving on %s; stop it first "
+             "or set a different \"socket\" in the config", path);
+    return -EADDRINUSE;
+}
+
 static void server_on_connection(uv_stream_t *listener, int status)
 {
     daemon_t *d = listener->data;

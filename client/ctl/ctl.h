@@ -8,6 +8,7 @@
 #ifndef MOGEN_CTL_H
 #define MOGEN_CTL_H
 
+#include <stddef.h>
 #include <stdlib.h>
 
 /* Exit statuses shared by every subcommand. */
@@ -25,6 +26,20 @@ static inline const char *ctl_default_socket(void)
     const char *env = getenv("MOGEN_SOCKET");
     return env != NULL && env[0] != '\0' ? env : CTL_DEFAULT_SOCKET;
 }
+
+/* Longest socket path mogenctl handles (a Unix socket allows 107 bytes). */
+#define CTL_SOCKET_MAX 512
+
+/*
+ * socket.c: fills out with the socket to use: --socket when given, else the
+ * "socket" of the --config file when given, else ctl_default_socket().
+ * Returns 0, or -1 after printing why the config could not be read.
+ */
+int ctl_resolve_socket(const char *command, const char *socket_opt, const char *config_opt,
+                       char *out, size_t outlen);
+
+/* Prints why socket_path could not be reached and how to name another. */
+void ctl_socket_hint(const char *command, const char *socket_path, const char *reason);
 
 /* validate.c: everything the daemon checks at load, without starting it. */
 int ctl_validate(int argc, char **argv);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "frame.h"
+#include "version.h"
 
 typedef struct ctl_command {
     const char *name;
@@ -36,6 +38,7 @@ static void ctl_usage(FILE *out)
     for (size_t i = 0; i < CTL_COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", ctl_commands[i].name, ctl_commands[i].summary);
     fprintf(out, "  %-10s %s\n", "help", "show this text, or `mogenctl help COMMAND` for one command");
+    fprintf(out, "  %-10s %s\n", "--version", "show the version and the protocol version");
     fprintf(out, "\n"
                  "Run `mogenctl COMMAND --help` for a command's options.\n"
                  "Exit status: 0 success, 1 failure (problems found), 2 usage error.\n");
@@ -59,6 +62,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         ctl_usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("mogenctl %s (protocol %d)\n", MOGEN_VERSION_STRING, MOGEN_PROTOCOL_VERSION);
         return CTL_EXIT_OK;
     }
     if (strcmp(argv[1], "help") == 0) {

@@ -23,7 +23,7 @@
 static void peek_usage(FILE *out)
 {
     fprintf(out,
-            "usage: mogenctl peek STREAM -o FILE.png [--socket PATH] [--max N]\n"
+            "usage: mogenctl peek STREAM -o FILE.png [--socket PATH | --config FILE] [--max N]\n"
             "\n"
             "Takes the next batch of STREAM from a running mogend, writes it as one PNG\n"
             "contact sheet (tiles left to right, top to bottom) and prints each tile's\n"
@@ -32,8 +32,9 @@ static void peek_usage(FILE *out)
             "\n"
             "  -o, --output FILE  where to write the PNG (required)\n"
             "  -n, --max N        show at most N tiles (default: the whole batch)\n"
-            "  -s, --socket PATH  the daemon's socket (default %s,\n"
-            "                     or $MOGEN_SOCKET when set)\n"
+            "  -s, --socket PATH  the daemon's socket (default $MOGEN_SOCKET when set,\n"
+            "                     else %s)\n"
+            "  -c, --config FILE  use the \"socket\" of this mogend config instead\n"
             "  -h, --help         show this help\n",
             CTL_DEFAULT_SOCKET);
 }
@@ -176,10 +177,12 @@ int ctl_peek(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"max", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *socket_path = ctl_default_socket(), *output = NULL, *stream;
+    const char *socket_opt = NULL, *config_opt = NULL, *output = NULL, *stream;
+    char socket_path[CTL_SOCKET_MAX];
     mogen_connect_options_t opts;
     mogen_client_t *client = NULL;
     mogen_batch_t batch;
@@ -194,7 +197,7 @@ int ctl_peek(int argc, char **argv)
     int opt, rc;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:n:s:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:n:s:c:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'o':
             output = optarg;
@@ -207,7 +210,10 @@ int ctl_peek(int argc, char **argv)
             }
             break;
         case 's':
-            socket_path = optarg;
+            socket_opt = optarg;
+            break;
+        case 'c':
+            config_opt = optarg;
             break;
         case 'h':
             peek_usage(stdout);
@@ -222,12 +228,18 @@ int ctl_peek(int argc, char **argv)
         return 2;
     }
     stream = argv[optind];
+    if (ctl_resolve_socket("peek", socket_opt, config_opt, socket_path, sizeof(socket_path)) < 0)
+        return 1;
 
     mogen_connect_options_init(&opts);
     opts.errbuf = errbuf;
     opts.errbuf_len = sizeof(errbuf);
     opts.timeout_ms = 60000;
     rc = mogen_connect(&client, socket_path, stream, &opts);
+    if (rc == -ENOENT || rc == -ECONNREFUSED) {
+        ctl_socket_hint("peek", socket_path, mogen_strerror(rc));
+        return 1;
+    }
     if (rc < 0) {
         fprintf(stderr, "mogenctl peek: %s\n", errbuf[0] ? errbuf : mogen_strerror(rc));
         return 1;

@@ -23,14 +23,15 @@
 static void status_usage(FILE *out)
 {
     fprintf(out,
-            "usage: mogenctl status [--socket PATH] [--json]\n"
+            "usage: mogenctl status [--socket PATH | --config FILE] [--json]\n"
             "\n"
             "Shows a running mogend's streams (epoch and batch position, ring slots by\n"
             "state, clients, share of time clients waited for data), workers, clients,\n"
             "images per second and the most recent sample errors.\n"
             "\n"
-            "  -s, --socket PATH  the daemon's socket (default %s,\n"
-            "                     or $MOGEN_SOCKET when set)\n"
+            "  -s, --socket PATH  the daemon's socket (default $MOGEN_SOCKET when set,\n"
+            "                     else %s)\n"
+            "  -c, --config FILE  use the \"socket\" of this mogend config instead\n"
             "  -j, --json         print the daemon's STATUS reply as JSON\n"
             "  -h, --help         show this help\n",
             CTL_DEFAULT_SOCKET);
@@ -165,20 +166,25 @@ int ctl_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"socket", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *socket_path = ctl_default_socket();
+    const char *socket_opt = NULL, *config_opt = NULL;
+    char socket_path[CTL_SOCKET_MAX];
     int json = 0, opt, rc;
     char *text = NULL, uptime[32];
     cJSON *root;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
-            socket_path = optarg;
+            socket_opt = optarg;
+            break;
+        case 'c':
+            config_opt = optarg;
             break;
         case 'j':
             json = 1;
@@ -195,10 +201,12 @@ int ctl_status(int argc, char **argv)
         status_usage(stderr);
         return 2;
     }
+    if (ctl_resolve_socket("status", socket_opt, config_opt, socket_path,
+                           sizeof(socket_path)) < 0)
+        return 1;
     rc = mogen_status_json(socket_path, &text);
     if (rc < 0) {
-        fprintf(stderr, "mogenctl status: cannot reach mogend at %s: %s\n", socket_path,
-                mogen_strerror(rc));
+        ctl_socket_hint("status", socket_path, mogen_strerror(rc));
         return 1;
     }
     if (json) {

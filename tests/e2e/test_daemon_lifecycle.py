@@ -112,7 +112,10 @@ def test_help_and_bad_flags(dataset):
     out = subprocess.run([str(binary("mogend")), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--config FILE" in out.stdout and "SIGTERM" in out.stdout
     out = subprocess.run([str(binary("mogend"))], capture_output=True, text=True)
-    assert out.returncode == 2 and "usage" in out.stderr
+    assert out.returncode == 2 and "missing --config FILE" in out.stderr and "usage" in out.stderr
+    out = subprocess.run([str(binary("mogend")), "conf.json"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert 'unexpected argument "conf.json" (the config is given with --config FILE)' in out.stderr
     out = subprocess.run([str(binary("mogend")), "--config", "x", "--workers", "many"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "--workers" in out.stderr

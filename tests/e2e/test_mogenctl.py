@@ -50,6 +50,21 @@ def test_status_shows_streams_workers_and_clients(dataset):
         c.close()
     out = ctl("status", "--socket", d.socket)
     assert out.returncode == 1 and "cannot reach mogend" in out.stderr
+    assert "--config FILE" in out.stderr and "MOGEN_SOCKET" in out.stderr
+
+
+def test_status_and_peek_find_the_socket_in_the_daemons_config(dataset):
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        out = ctl("status", "--config", str(d.config_path))
+        assert out.returncode == 0, out.stderr
+        assert f"socket {d.socket}" in out.stdout
+        png = dataset / "p.png"
+        out = ctl("peek", "train", "-o", str(png), "--config", str(d.config_path), "-n", "2")
+        assert out.returncode == 0, out.stderr
+        assert png.exists() and len(out.stdout.splitlines()) == 3
+    (dataset / "broken.json").write_text("{\"socket\": 3}")
+    out = ctl("status", "--config", str(dataset / "broken.json"))
+    assert out.returncode == 1 and "socket" in out.stderr and "broken.json" in out.stderr
 
 
 def test_peek_writes_the_batch_as_the_model_sees_it(dataset):
@@ -80,6 +95,12 @@ def test_peek_writes_the_batch_as_the_model_sees_it(dataset):
         r, col = divmod(i, 3)
         tile = sheet[2 + r * 14: 2 + r * 14 + 12, 2 + col * 22: 2 + col * 22 + 20]
         assert np.abs(tile.astype(int) - pixels[i]).max() <= 1, f"tile {i} differs"
+
+
+def test_version_names_the_release_and_the_protocol():
+    out = ctl("--version")
+    assert out.returncode == 0 and re.fullmatch(r"mogenctl \d+\.\d+\.\d+ \(protocol 1\)\n",
+                                                out.stdout)
 
 
 def test_usage_errors_exit_2():
