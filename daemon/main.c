@@ -268,8 +268,9 @@ int main(int argc, char **argv)
         daemon_stop(&d);
     } else {
         for (uint32_t i = 0; i < d.feed_count; i++)
-            log_info("stream %s: %u rows, %u batches of %u per epoch", d.feeds[i].config->name,
+            log_info("stream %s: %u rows, %u batch%s of %u per epoch", d.feeds[i].config->name,
                      d.feeds[i].rows->row_count, feed_steps_per_epoch(&d.feeds[i]),
+                     feed_steps_per_epoch(&d.feeds[i]) == 1 ? "" : "es",
                      d.feeds[i].config->batch_size);
         log_info("serving on %s with %u worker%s", cfg.socket_path, workers,
                  workers == 1 ? "" : "s");

@@ -43,6 +43,10 @@ const char *mogen_strerror(int err)
 
 const char *mogen_err_name(int err)
 {
+    if (err == 0)
+        return "MOGEN_OK";
+    if (err == MOGEN_END_OF_EPOCH)
+        return "MOGEN_END_OF_EPOCH";
     for (size_t i = 0; i < MOGEN__ERROR_ROWS; i++) {
         if (mogen__errors[i].code == err)
             return mogen__errors[i].name;

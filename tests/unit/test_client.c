@@ -60,6 +60,8 @@ static void strerror_covers_every_code(void **state)
     assert_string_equal(mogen_strerror(-EBADF), strerror(EBADF));
     assert_string_equal(mogen_strerror(-99999), "unknown error");
     assert_string_equal(mogen_err_name(-99999), "MOGEN_UNKNOWN");
+    assert_string_equal(mogen_err_name(0), "MOGEN_OK");
+    assert_string_equal(mogen_err_name(MOGEN_END_OF_EPOCH), "MOGEN_END_OF_EPOCH");
 }
 
 static void system_codes_are_negated_errnos(void **state)
