@@ -6,12 +6,15 @@
     demo.py --build build --quick           a few seconds, for the test suite
 
 Steps: prepare the data (PNG files + CSVs, once), write a mogend config into a
-scratch folder, start `mogend --config CFG` and wait until its socket accepts,
-train through mogen.torch for a bounded time while printing per-output
-validation loss and accuracy beside the majority-class baseline and the data
-rate, show `mogenctl status` once, then SIGTERM the daemon and require a clean
-exit. The daemon is stopped on every path, including errors and Ctrl-C; the
-exit status is non-zero if anything failed.
+scratch folder (a temporary one, removed at the end, unless --scratch names
+one to keep), start `mogend --config CFG` and wait until its socket accepts,
+print the rows each stream serves and the image files mogend dropped as
+missing, train through mogen.torch for a bounded time while printing
+per-output validation loss and accuracy beside the majority-class baseline
+and the data rate, show `mogenctl status` once, then SIGTERM the daemon,
+require a clean exit and repeat mogend's warnings and errors from its log. The
+daemon is stopped on every path, including errors and Ctrl-C; the exit status
+is non-zero if anything failed.
 """
 
 import argparse
@@ -19,6 +22,7 @@ import collections
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -77,7 +81,7 @@ def clothing_dataset(folder, scratch, size=64, every=5):
                 if keep(i):
                     w.writerow([r["image"], r["label"], r["kids"]])
     return {
-        "name": f"clothing photos from {folder} ({len(rows)} rows)",
+        "name": f"clothing photos from {folder} ({len(rows)} rows in images.csv)",
         "train_csv": paths["train"], "validation_csv": paths["validation"],
         "root": os.path.join(os.path.abspath(folder), "images"), "suffix": ".jpg",
         "column": "image",
@@ -128,6 +132,16 @@ class Daemon:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen([mogend, "--config", config], stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+
+    def problems(self):
+        """Returns mogend's warning and error lines from its log."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                # Under systemd a line may start with its priority, "<4>".
+                return [line.rstrip("\n") for line in f
+                        if re.match(r"(<\d>)?(warning|error):", line)]
+        except OSError:
+            return []
 
     def log_tail(self, lines=30):
         try:
@@ -320,6 +334,15 @@ def train(sock, ds, epochs, budget, log=print, lr=2e-3):
         val_ds.close()
 
 
+def show_streams(sock, log=print):
+    """Prints the rows each stream serves, and the image files mogend dropped."""
+    for st in mogen.status(sock)["streams"]:
+        missing = st.get("missing_files", 0)
+        note = (f" ({missing} image file{'s' if missing != 1 else ''} missing, dropped; "
+                f"see mogend.log)" if missing else "")
+        log(f"{st['name']}: {st['rows']} rows{note}")
+
+
 def show_status(mogenctl, sock, log=print):
     """Runs `mogenctl status --socket SOCK` once and prints its output."""
     if not os.path.exists(mogenctl):
@@ -365,13 +388,18 @@ def run(build, data=None, quick=False, epochs=None, budget=None, train_rows=None
         epochs = epochs or (1 if quick else 3)
     log(f"data: {ds['name']} ready in {time.monotonic() - t_prep:.1f} s")
     config, sock = write_config(scratch, ds, workers=workers)
-    log(f"config: {config}")
+    if own_scratch:
+        log(f"config, socket and mogend.log: in the temporary folder {scratch} "
+            f"(removed at the end; --scratch DIR keeps them)")
+    else:
+        log(f"config: {config}; mogend's log: {os.path.join(scratch, 'mogend.log')}")
     daemon = Daemon(mogend, config, sock, os.path.join(scratch, "mogend.log"))
     ok = False
     try:
         t0 = time.monotonic()
         daemon.wait_ready()
         log(f"mogend serving on {sock} after {time.monotonic() - t0:.1f} s")
+        show_streams(sock, log=log)
         history, base = train(sock, ds, epochs, budget, log=log)
         show_status(mogenctl, sock, log=log)
         ok = True
@@ -379,6 +407,12 @@ def run(build, data=None, quick=False, epochs=None, budget=None, train_rows=None
         rc = daemon.stop()
         if ok:
             log(f"mogend stopped with status {rc}")
+            problems = daemon.problems()
+            if problems:
+                log(f"mogend's warnings and errors ({daemon.log_path}"
+                    f"{', removed now' if own_scratch else ''}):")
+                for line in problems:
+                    log(f"  {line}")
         if rc != 0:
             tail = daemon.log_tail()
             if ok:
@@ -394,6 +428,10 @@ def run(build, data=None, quick=False, epochs=None, budget=None, train_rows=None
     log(f"data rate: mogend delivered {total_images} images in {total_time:.1f} s of training "
         f"and validation ({total_images / max(total_time, 1e-9):.0f} images/s); the trainer "
         f"waited {total_waited:.1f} s ({total_waited / max(total_time, 1e-9):.0%}) for data")
+    for k, (majority, share) in base.items():
+        if final[k][1] <= share + 0.01:
+            log(f"{k}: no better than always guessing {majority} ({share:.1%} of validation rows): "
+                f"this output needs more data or epochs")
     if require_beat_baseline:
         for k, (acc_name, share) in base.items():
             acc = final[k][1]
