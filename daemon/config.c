@@ -63,30 +63,36 @@ static const char *const encoding_names[ENCODING_MAX] = {"onehot", "index"};
 static const char *const missing_label_names[MISSING_LABEL_MAX] = {"error", "skip_row"};
 static const char *const missing_file_names[MISSING_FILE_MAX] = {"drop", "fail"};
 
+void config_image_defaults(image_config_t *img)
+{
+    memset(img, 0, sizeof(*img));
+    img->width = 224;
+    img->height = 224;
+    img->resize = RESIZE_STRETCH;
+    img->interpolation = INTERP_BILINEAR;
+    img->color = COLOR_RGB;
+    img->dtype = DTYPE_UINT8;
+    img->layout = LAYOUT_NHWC;
+    img->scale = 1.0f;
+    img->offset = 0.0f;
+    for (int c = 0; c < 3; c++) {
+        img->mean[c] = 0.0f;
+        img->std[c] = 1.0f;
+        img->fill[c] = 0;
+        img->background[c] = 255;
+    }
+    img->exif_orientation = 1;
+    img->max_pixels = 100000000u;
+    img->max_file_bytes = 64u << 20;
+}
+
 void config_defaults(config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->socket_path = mogen_strdup("/run/mogen/mogen.sock");
     cfg->socket_mode = 0660;
     cfg->workers = 0;
-    cfg->image.width = 224;
-    cfg->image.height = 224;
-    cfg->image.resize = RESIZE_STRETCH;
-    cfg->image.interpolation = INTERP_BILINEAR;
-    cfg->image.color = COLOR_RGB;
-    cfg->image.dtype = DTYPE_UINT8;
-    cfg->image.layout = LAYOUT_NHWC;
-    cfg->image.scale = 1.0f;
-    cfg->image.offset = 0.0f;
-    for (int c = 0; c < 3; c++) {
-        cfg->image.mean[c] = 0.0f;
-        cfg->image.std[c] = 1.0f;
-        cfg->image.fill[c] = 0;
-        cfg->image.background[c] = 255;
-    }
-    cfg->image.exif_orientation = 1;
-    cfg->image.max_pixels = 100000000u;
-    cfg->image.max_file_bytes = 64u << 20;
+    config_image_defaults(&cfg->image);
     cfg->path.missing = MISSING_FILE_DROP;
     cfg->augment.rotate[0] = cfg->augment.rotate[1] = 0.0;
     cfg->augment.scale[0] = cfg->augment.scale[1] = 1.0;

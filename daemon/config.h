@@ -151,6 +151,10 @@ typedef struct config {
     uint32_t ring_slots;    /* Slots per stream (default 8). */
 } config_t;
 
+/* Fills img with the documented image defaults (224x224 RGB uint8 NHWC,
+ * stretch, bilinear, white background, EXIF honoured, default limits). */
+void config_image_defaults(image_config_t *img);
+
 /* Fills cfg with every default and no outputs or streams. */
 void config_defaults(config_t *cfg);
 

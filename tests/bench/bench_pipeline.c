@@ -114,20 +114,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "../shared/data/clothing/images";
     double seconds = argc > 2 ? atof(argv[2]) : 3.0;
-    image_config_t img = {
-        .width = 224,
-        .height = 224,
-        .resize = RESIZE_STRETCH,
-        .interpolation = INTERP_BILINEAR,
-        .color = COLOR_RGB,
-        .dtype = DTYPE_UINT8,
-        .layout = LAYOUT_NHWC,
-        .scale = 1,
-        .background = {255, 255, 255},
-        .exif_orientation = 1,
-        .max_pixels = 100000000,
-        .max_file_bytes = 64u << 20,
-    };
+    image_config_t img;
     /* Geometric augmentation only, as in the issue: flip + affine. */
     augment_config_t acfg = {
         .flip_horizontal = 0.5,
@@ -153,6 +140,7 @@ int main(int argc, char **argv)
                 n < 0 ? strerror(-n) : "none found");
         return 1;
     }
+    config_image_defaults(&img); /* 224 x 224 RGB uint8, bilinear stretch. */
     augs = mogen_calloc((size_t)n, sizeof(*augs));
     for (int i = 0; i < n; i++)
         augment_draw(&acfg, 1, 0, (uint32_t)i, &augs[i]);

@@ -40,21 +40,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     if (pipes[0] == NULL) {
-        image_config_t img = {
-            .width = 24,
-            .height = 16,
-            .resize = RESIZE_FIT,
-            .interpolation = INTERP_BILINEAR,
-            .color = COLOR_RGB,
-            .dtype = DTYPE_UINT8,
-            .layout = LAYOUT_NHWC,
-            .scale = 1,
-            .fill = {1, 2, 3},
-            .background = {255, 255, 255},
-            .exif_orientation = 1,
-            .max_pixels = FUZZ_MAX_PIXELS,
-            .max_file_bytes = 1u << 20,
-        };
+        image_config_t img;
+
+        config_image_defaults(&img);
+        img.width = 24;
+        img.height = 16;
+        img.resize = RESIZE_FIT;
+        img.fill[0] = 1;
+        img.fill[1] = 2;
+        img.fill[2] = 3;
+        img.max_pixels = FUZZ_MAX_PIXELS;
+        img.max_file_bytes = 1u << 20;
         if (pipeline_create(&pipes[0], &img) < 0)
             abort();
         img.color = COLOR_GRAYSCALE;

@@ -82,22 +82,7 @@ int main(int argc, char **argv)
     static const char *const colors[] = {"rgb", "grayscale"};
     static const char *const dtypes[] = {"uint8", "float32"};
     static const char *const layouts[] = {"nhwc", "nchw"};
-    image_config_t img = {
-        .width = 0,
-        .height = 0,
-        .resize = RESIZE_STRETCH,
-        .interpolation = INTERP_BILINEAR,
-        .color = COLOR_RGB,
-        .dtype = DTYPE_UINT8,
-        .layout = LAYOUT_NHWC,
-        .scale = 1,
-        .offset = 0,
-        .fill = {0, 0, 0},
-        .background = {255, 255, 255},
-        .exif_orientation = 1,
-        .max_pixels = 100000000,
-        .max_file_bytes = 64u << 20,
-    };
+    image_config_t img;
     augment_params_t aug;
     const char *in = NULL, *outpath = NULL, *warning;
     char err[512];
@@ -107,6 +92,9 @@ int main(int argc, char **argv)
     int rc, i;
     FILE *f;
 
+    config_image_defaults(&img);
+    img.width = 0;  /* 0 x 0 = the source size, unless --width/--height say otherwise. */
+    img.height = 0;
     augment_identity(&aug);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
