@@ -481,6 +481,16 @@ static inline const uint8_t *warp_step(const uint8_t *base, size_t stride, size_
 }
 
 /*
+ * How many pixels ahead the RGB loop asks for the source lines it will read.
+ * Right after a decode much of the source has left L1 and L2 (a 400x533 RGB
+ * image is 640 KB), and a rotated row walks it diagonally, which the
+ * hardware prefetchers do not follow. Measured with bench_pipeline
+ * (decode + warp, one core): 16 ahead saved 5% of the time per image, 32
+ * saved 7%, 64 less again.
+ */
+#define WARP_PREFETCH_AHEAD 32
+
+/*
  * warp_bilinear_run for 3 channels, four pixels per step; see above. Not
  * inlined into warp_point_rows: it is called once per row, and on its own it
  * keeps every value in a register.
@@ -495,12 +505,20 @@ static __attribute__((noinline)) void warp_bilinear_run_rgb_sse2(const uint8_t *
     int64_t i = 0;
 
     for (; i + 4 <= n; i += 4, out += 12) {
-        const uint8_t *p0 = warp_step(base, stride, 3, &u, &v, du, dv);
-        const uint8_t *p1 = warp_step(base, stride, 3, &u, &v, du, dv);
-        const uint8_t *p2 = warp_step(base, stride, 3, &u, &v, du, dv);
-        const uint8_t *p3 = warp_step(base, stride, 3, &u, &v, du, dv);
+        const uint8_t *p0, *p1, *p2, *p3;
         __m128i wx, wyh, wyl, r0, r1, r2, r3;
 
+        if (i + WARP_PREFETCH_AHEAD < n) { /* Only pixels of the run: valid pointers. */
+            int64_t ua = u + WARP_PREFETCH_AHEAD * du, va = v + WARP_PREFETCH_AHEAD * dv;
+            const uint8_t *pa = warp_step(base, stride, 3, &ua, &va, 0, 0);
+
+            _mm_prefetch((const char *)pa, _MM_HINT_T0);
+            _mm_prefetch((const char *)(pa + stride), _MM_HINT_T0);
+        }
+        p0 = warp_step(base, stride, 3, &u, &v, du, dv);
+        p1 = warp_step(base, stride, 3, &u, &v, du, dv);
+        p2 = warp_step(base, stride, 3, &u, &v, du, dv);
+        p3 = warp_step(base, stride, 3, &u, &v, du, dv);
         warp_weights4(ulo, vlo, &wx, &wyh, &wyl);
         r0 = warp_pixel_rgb(p0, stride, WARP_LANE(wx, 0), WARP_LANE(wyh, 0), WARP_LANE(wyl, 0));
         r1 = warp_pixel_rgb(p1, stride, WARP_LANE(wx, 1), WARP_LANE(wyh, 1), WARP_LANE(wyl, 1));
