@@ -340,8 +340,10 @@ static inline void warp_bilinear_run(const uint8_t *restrict base, size_t stride
 
 #if defined(__SSE2__)
 /*
- * The SSE2 interior run: the same bytes as warp_bilinear_run, about three
- * times faster. SSE2 is part of x86-64, so there is no runtime dispatch;
+ * The SSE2 interior run: the same bytes as warp_bilinear_run, 2 to 2.7
+ * times faster (a 400x533 photo to 224x224 with augmentation: 0.49 ms warm
+ * with the scalar loop, 0.19 ms with this one, on one Zen 3 core).
+ * SSE2 is part of x86-64, so there is no runtime dispatch;
  * other architectures use the scalar loop above, which stays the reference
  * (warp_apply_reference, compared with this one in tests/unit/test_warp.c).
  *
