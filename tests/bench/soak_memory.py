@@ -55,9 +55,15 @@ def main():
            "augment": {"flip_horizontal": 0.5, "rotate": [-10, 10]}}
     (tmp / "mogend.json").write_text(json.dumps(cfg))
     daemon = subprocess.Popen([args.build + "/mogend", "-q", "--config", str(tmp / "mogend.json")])
-    while not os.path.exists(sock):
-        time.sleep(0.05)
-    client = mogen.Client(sock, "train")
+    deadline = time.monotonic() + 60
+    while True:   # ready means accepting, not just the socket file existing
+        try:
+            client = mogen.Client(sock, "train")
+            break
+        except mogen.DaemonNotRunning:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                sys.exit("mogend did not start")
+            time.sleep(0.05)
     workers = [w["pid"] for w in mogen.status(sock)["workers"]]
     print(f"{'t s':>6} {'images':>10} {'daemon RSS/PSS KiB':>20} "
           + " ".join(f"{'worker' + str(i) + ' RSS/PSS':>20}" for i in range(len(workers))))
