@@ -219,6 +219,12 @@ static void validate_print_text(const validate_opts_t *o, const config_t *cfg, c
         uint32_t rest = sc->batch_size ? st->row_count % sc->batch_size : 0;
 
         printf("\nstream \"%s\": %s\n", sc->name, sc->csv);
+        if (st->row_count == 0 && st->csv_row_count > 0 && rep->error_count > 0) {
+            /* Zeros here would read as facts about the data; they are not. */
+            printf("  rows:            %u in the CSV, not loaded: the errors below stopped it\n",
+                   st->csv_row_count);
+            continue;
+        }
         printf("  rows:            %u kept of %u in the CSV\n", st->row_count, st->csv_row_count);
         if (o->check_files) {
             printf("  missing images:  %u%s\n", st->missing_count,
@@ -258,8 +264,15 @@ static void validate_print_text(const validate_opts_t *o, const config_t *cfg, c
         printf("\noutput \"%s\": %s from %s, ", oc->name, config_output_kind_name(oc->kind), cols);
         if (oc->encoding == ENCODING_INDEX)
             printf("int32 index [B]\n");
+        else if (k == 0 && rep->error_count > 0)
+            printf("float32 %s\n", oc->kind == OUTPUT_MULTI_CLASS ? "one-hot" : "multi-hot");
         else
             printf("float32 %s [B, %u]\n", oc->kind == OUTPUT_MULTI_CLASS ? "one-hot" : "multi-hot", k);
+        if (k == 0 && rep->error_count > 0) {
+            printf("  classes:         not built: the errors below stopped the load\n");
+            mogen_free(order);
+            continue;
+        }
         printf("  classes:         %u\n", k);
         if (k > 0) {
             printf("  most frequent:  ");

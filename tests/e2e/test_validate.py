@@ -127,6 +127,9 @@ def test_typo_in_a_column_fails_and_lists_the_columns(tmp_path):
     assert ('outputs.multi_class[1]: column "kidz" is not in train.csv '
             '(did you mean "kids"?); columns are: image, sender_id, label, kids') in result.stdout
     assert "FAILED" in result.stdout
+    # The summary must not present the unloaded data as facts ("0 kept", "0 classes").
+    assert "2 in the CSV, not loaded: the errors below stopped it" in result.stdout
+    assert "0 kept" not in result.stdout and "classes:         0" not in result.stdout
 
     report = json.loads(run_validate(config, "--no-check-files", "--json").stdout)
     assert report["ok"] is False
