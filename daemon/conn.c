@@ -54,16 +54,6 @@ void conn_on_closed(uv_handle_t *handle)
     mogen_free(conn);
 }
 
-static void conn_on_shutdown(uv_shutdown_t *req, int status)
-{
-    uv_handle_t *handle = (uv_handle_t *)req->handle;
-    (void)status;
-    mogen_free(req);
-    /* At daemon stop the handle may have been closed while draining. */
-    if (!uv_is_closing(handle))
-        uv_close(handle, conn_on_closed);
-}
-
 void conn_close(conn_t *conn)
 {
     daemon_t *d = conn->daemon;
@@ -91,15 +81,14 @@ void conn_close(conn_t *conn)
         conn->next->prev = conn->prev;
     conn->prev = conn->next = NULL;
     server->conn_count--;
-    uv_read_stop((uv_stream_t *)&conn->handle);
-    /* Let queued replies (often the ERROR that explains the close) reach the
-     * client first: shut the write side down after them, then close. */
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) > 0 && !d->stopping) {
-        uv_shutdown_t *req = mogen_malloc(sizeof(*req));
-        if (uv_shutdown(req, (uv_stream_t *)&conn->handle, conn_on_shutdown) == 0)
-            return;
-        mogen_free(req);
-    }
+    /*
+     * Close at once. A reply already written (the ERROR that explains the
+     * close, typically: libuv writes straight to the socket when nothing is
+     * queued) stays readable by the client after our close. Bytes still
+     * queued in libuv exist only when the client has stopped reading, and
+     * waiting for those to drain would keep a stuck client's socket and
+     * buffers here for ever.
+     */
     uv_close((uv_handle_t *)&conn->handle, conn_on_closed);
 }
 

@@ -111,13 +111,14 @@ uint32_t feed_steps_per_epoch(const feed_t *feed)
 
 void feed_advance(const feed_t *feed, uint32_t *epoch, uint32_t *batch)
 {
-    uint32_t next = *batch + feed->world;
+    /* 64 bits: a client may name any world below 2^32. */
+    uint64_t next = (uint64_t)*batch + feed->world;
 
     if (next >= feed->batches_per_epoch) {
         *epoch += 1;
         next = feed->rank;
     }
-    *batch = next;
+    *batch = (uint32_t)next;
 }
 
 /* Forgets the failure list kept for slot. */
@@ -170,11 +171,19 @@ static void feed_fail(feed_t *feed, const char *reason)
              "every one of the last %llu samples of stream %s failed; last error: %s",
              (unsigned long long)feed->failed_since_ok, feed->config->name, reason);
     log_error("%s", feed->failure);
-    for (size_t i = 0; i < feed->waiter_count; i++) {
-        feed->waiters[i].conn->waiting = 0;
-        service_send_stream_failed(feed->waiters[i].conn, feed);
+    /* Answer from a copy: a send that closes its connection removes that
+     * waiter from feed->waiters in the middle of the loop. */
+    {
+        size_t count = feed->waiter_count;
+        feed_waiter_t *waiting = mogen_calloc(count + 1, sizeof(*waiting));
+        memcpy(waiting, feed->waiters, count * sizeof(*waiting));
+        feed->waiter_count = 0;
+        for (size_t i = 0; i < count; i++) {
+            waiting[i].conn->waiting = 0;
+            service_send_stream_failed(waiting[i].conn, feed);
+        }
+        mogen_free(waiting);
     }
-    feed->waiter_count = 0;
 }
 
 /*
@@ -283,7 +292,9 @@ static int feed_serve_one(feed_t *feed)
     w = &feed->waiters[0];
     conn = w->conn;
 
-    if (feed->deliver_epoch > conn->epoch_seen) {
+    /* "!=" rather than ">": the epoch counter may wrap past 2^32 - 1, and
+     * the deliver cursor never moves behind a client that is attached. */
+    if (feed->deliver_epoch != conn->epoch_seen) {
         uint32_t ended = conn->epoch_seen;
         conn->epoch_seen = feed->deliver_epoch;
         feed->wait_ns += daemon_now_ns() - w->since_ns;

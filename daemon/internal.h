@@ -188,6 +188,8 @@ typedef struct worker_pool {
     uint32_t next_job_id;
     uint32_t next_feed;    /* Round-robin start for fairness between streams. */
     uint32_t next_worker;  /* Round-robin start so that work spreads over workers. */
+    uv_timer_t respawn;    /* Retries workers whose replacement failed to start. */
+    int respawn_open;
     uint64_t deaths;
 } worker_pool_t;
 
@@ -247,6 +249,11 @@ struct conn {
     uint64_t connected_ns;
 };
 
+/* Most connections served at once. Each costs a read buffer and queued
+ * replies; past this a new connection gets ERROR too_many_connections and
+ * is closed, so that a runaway client cannot exhaust memory or descriptors. */
+#define SERVER_MAX_CONNECTIONS 1024
+
 typedef struct server {
     uv_pipe_t listener;
     int listener_open;
@@ -271,8 +278,7 @@ conn_t *conn_create(daemon_t *d);
 /* Starts reading from an accepted connection. */
 void conn_start(conn_t *conn);
 void conn_close(conn_t *conn);
-/* Close callback that frees a connection; main.c uses it at stop for
- * connections still draining their last replies. */
+/* Close callback that frees a connection. */
 void conn_on_closed(uv_handle_t *handle);
 /* Queues one frame; closes the conn when too much is queued. */
 int conn_send(conn_t *conn, uint16_t type, const struct cJSON *body);
@@ -350,6 +356,7 @@ struct daemon_state {
     status_state_t status;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;     /* Logged and ignored: reloading is not supported yet. */
     int stopping;
 };
 

@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "  -V, --version       show the version and protocol version\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop cleanly (workers reaped, socket and shared\n"
-            "memory removed, exit 0). Check a config without starting: mogenctl validate FILE.\n");
+            "memory removed, exit 0); SIGHUP is logged and ignored (no reload yet).\n"
+            "Check a config without starting: mogenctl validate FILE.\n");
 }
 
 static void print_report(const report_t *rep)
@@ -59,17 +60,12 @@ static void print_report(const report_t *rep)
         log_warn("%zu more problems not shown", rep->dropped);
 }
 
-/* Closes whatever handle is still open at stop (connections draining their
- * last reply, timers), so that uv_run can return. */
+/* A safety net at stop: every module closes its own handles, and this
+ * closes anything left so that uv_run returns instead of hanging. */
 static void close_leftover(uv_handle_t *handle, void *arg)
 {
     (void)arg;
-    if (uv_is_closing(handle))
-        return;
-    if (handle->type == UV_NAMED_PIPE && handle->data != NULL &&
-        handle != (uv_handle_t *)&((daemon_t *)arg)->server.listener)
-        uv_close(handle, conn_on_closed);
-    else
+    if (!uv_is_closing(handle))
         uv_close(handle, NULL);
 }
 
@@ -85,12 +81,21 @@ void daemon_stop(daemon_t *d)
     status_close(&d->status);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_walk(d->loop, close_leftover, d);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    uv_walk(d->loop, close_leftover, NULL);
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
 {
     daemon_t *d = handle->data;
+
+    if (signum == SIGHUP) {
+        /* SIGHUP's default would end the daemon without removing its socket
+         * and shared memory. Reloading is not supported yet. */
+        log_warn("received SIGHUP: reloading the config is not supported; "
+                 "restart mogend to apply changes (ignored)");
+        return;
+    }
     log_info("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     daemon_stop(d);
 }
@@ -103,9 +108,11 @@ static int daemon_start(daemon_t *d, uint32_t workers)
 
     uv_signal_init(d->loop, &d->sigterm);
     uv_signal_init(d->loop, &d->sigint);
-    d->sigterm.data = d->sigint.data = d;
+    uv_signal_init(d->loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
 
     d->feed_count = (uint32_t)d->config->stream_count;
     d->feeds = mogen_calloc(d->feed_count, sizeof(*d->feeds));

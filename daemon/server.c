@@ -103,6 +103,11 @@ static void server_on_connection(uv_stream_t *listener, int status)
         conn_close(conn);
         return;
     }
+    if (d->server.conn_count > SERVER_MAX_CONNECTIONS) {
+        conn_send_error(conn, "too_many_connections", 1,
+                        "mogend serves at most %d connections at once", SERVER_MAX_CONNECTIONS);
+        return;
+    }
     conn_start(conn);
 }
 

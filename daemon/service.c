@@ -268,6 +268,14 @@ static void service_next(conn_t *conn)
                         conn->leases, feed->ring.slot_count);
         return;
     }
+    /* Clients together may lease every slot; one that holds some and asks
+     * for more would then wait for ever on the others. Tell it instead. */
+    if (conn->leases > 0 && ring_count_state(&feed->ring, SLOT_LEASED) == feed->ring.slot_count) {
+        conn_send_error(conn, "too_many_leases", 0,
+                        "all %u slots of stream %s are leased (%u by this client); RELEASE one "
+                        "first", feed->ring.slot_count, feed->config->name, conn->leases);
+        return;
+    }
     feed_request_next(feed, conn);
 }
 

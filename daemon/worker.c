@@ -30,6 +30,11 @@
  * are reported as failed instead of killing workers for ever. */
 #define WORKER_MAX_ATTEMPTS 3
 
+/* How often a worker whose replacement failed to start (fork, socketpair:
+ * out of memory or file descriptors) is tried again. Without retries one such
+ * failure would leave its jobs waiting for ever. */
+#define WORKER_RESPAWN_RETRY_MS 1000
+
 /* What a worker sends back for one job: one SOCK_SEQPACKET message. */
 typedef struct worker_result {
     uint32_t job_id;
@@ -251,6 +256,31 @@ static void worker_give_up(daemon_t *d, const worker_job_t *job)
     feed_fill_done(feed, job->slot, job->generation, &report);
 }
 
+/* Tries again to start every worker whose replacement failed; stops
+ * retrying once all are running. */
+static void worker_on_respawn_timer(uv_timer_t *timer)
+{
+    worker_pool_t *pool = timer->data;
+    int still_dead = 0;
+
+    for (uint32_t i = 0; i < pool->count; i++) {
+        worker_t *w = &pool->workers[i];
+        int rc;
+        if (w->state != WORKER_DEAD || w->daemon->stopping)
+            continue;
+        rc = worker_spawn(w);
+        if (rc < 0) {
+            still_dead = 1;
+            log_debug("worker %u still cannot start: %s", w->index, strerror(-rc));
+        } else {
+            log_info("worker %u started again", w->index);
+        }
+    }
+    if (!still_dead)
+        uv_timer_stop(timer);
+    worker_pool_pump(pool);
+}
+
 /* w's socket closed or failed: the worker is gone. Its job is redone by a
  * replacement, which is started at once unless the daemon is stopping. */
 static void worker_died(worker_t *w)
@@ -259,6 +289,7 @@ static void worker_died(worker_t *w)
     worker_pool_t *pool = &d->pool;
     int had_job = w->state == WORKER_BUSY;
     worker_job_t job = w->job;
+    int rc;
 
     worker_reap(w, SIGKILL);
     if (d->stopping)
@@ -273,8 +304,14 @@ static void worker_died(worker_t *w)
         else
             worker_pool_redo(pool, &job);
     }
-    if (worker_spawn(w) < 0)
-        log_error("cannot start a replacement for worker %u: %s", w->index, strerror(errno));
+    rc = worker_spawn(w);
+    if (rc < 0) {
+        log_error("cannot start a replacement for worker %u: %s; retrying every %d ms",
+                  w->index, strerror(-rc), WORKER_RESPAWN_RETRY_MS);
+        if (pool->respawn_open && !uv_is_active((uv_handle_t *)&pool->respawn))
+            uv_timer_start(&pool->respawn, worker_on_respawn_timer, WORKER_RESPAWN_RETRY_MS,
+                           WORKER_RESPAWN_RETRY_MS);
+    }
     worker_pool_pump(pool);
 }
 
@@ -394,6 +431,9 @@ int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *er
     memset(pool, 0, sizeof(*pool));
     pool->workers = mogen_calloc(count, sizeof(*pool->workers));
     pool->count = count;
+    uv_timer_init(d->loop, &pool->respawn);
+    pool->respawn.data = pool;
+    pool->respawn_open = 1;
     for (uint32_t i = 0; i < count; i++) {
         worker_t *w = &pool->workers[i];
         int rc;
@@ -413,6 +453,10 @@ int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *er
 
 void worker_pool_stop(worker_pool_t *pool)
 {
+    if (pool->respawn_open) {
+        uv_close((uv_handle_t *)&pool->respawn, NULL);
+        pool->respawn_open = 0;
+    }
     for (uint32_t i = 0; i < pool->count; i++) {
         worker_t *w = &pool->workers[i];
         if (w->pid > 0 || w->fd >= 0 || w->poll != NULL)

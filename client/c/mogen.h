@@ -93,7 +93,9 @@ extern "C" {
     XX(ENOTLEASED, -30017, "not_leased", "the slot is not leased to this client")             \
     XX(ETOOMANYLEASES, -30018, "too_many_leases", "too many batches held without release")    \
     XX(ESTREAMFAILED, -30019, "stream_failed", "every file of the stream failed to load")     \
-    XX(ESHUTTINGDOWN, -30020, "shutting_down", "the daemon is shutting down")
+    XX(ESHUTTINGDOWN, -30020, "shutting_down", "the daemon is shutting down")                 \
+    XX(ETOOMANYCONNS, -30021, "too_many_connections",                                         \
+       "the daemon serves its maximum number of connections")
 
 typedef enum mogen_errno {
 #define MOGEN__ERR_ENUM(name, value, wire, msg) MOGEN_##name = (value),

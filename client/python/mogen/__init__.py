@@ -12,8 +12,8 @@ and are imported on demand.
 from .client import Client, Output, status
 from .errors import (BadFrame, BadRequest, DaemonError, DaemonGone, DaemonNotRunning,
                      MogenError, MogenTimeout, NoShmPath, NotAttached, NotLeased,
-                     ProtocolError, ShuttingDown, StreamBusy, StreamFailed, TooManyLeases,
-                     UnknownStream, VersionMismatch)
+                     ProtocolError, ShuttingDown, StreamBusy, StreamFailed,
+                     TooManyConnections, TooManyLeases, UnknownStream, VersionMismatch)
 from .protocol import VERSION as PROTOCOL_VERSION
 
 __version__ = "0.1.0"
@@ -23,5 +23,5 @@ __all__ = [
     "MogenError", "DaemonNotRunning", "ProtocolError", "MogenTimeout", "DaemonGone",
     "DaemonError", "BadFrame", "BadRequest", "VersionMismatch", "UnknownStream",
     "StreamBusy", "NoShmPath", "NotAttached", "NotLeased", "TooManyLeases",
-    "StreamFailed", "ShuttingDown",
+    "StreamFailed", "ShuttingDown", "TooManyConnections",
 ]

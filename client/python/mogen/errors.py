@@ -94,6 +94,10 @@ class ShuttingDown(DaemonError, DaemonGone):
     """The daemon is stopping."""
 
 
+class TooManyConnections(DaemonError):
+    """The daemon already serves its maximum number of connections (1024)."""
+
+
 _BY_CODE = {
     "bad_frame": BadFrame,
     "bad_request": BadRequest,
@@ -106,6 +110,7 @@ _BY_CODE = {
     "too_many_leases": TooManyLeases,
     "stream_failed": StreamFailed,
     "shutting_down": ShuttingDown,
+    "too_many_connections": TooManyConnections,
 }
 
 

@@ -1,0 +1,300 @@
+"""mogend's limits and edge cases, each once a bug found by review: a client
+that stops reading is really closed, huge `world` values and epoch counters
+do not wrap cursors, clients together cannot stall a stream by leasing every
+slot, a worker whose replacement fails to start is retried, SIGHUP does not
+kill the daemon, and the connection limit holds."""
+
+import os
+import socket
+import time
+
+import pytest
+
+from harness import Mogend, frame, make_images, raw_connect, read_frame, write_csv
+import mogen  # noqa: E402
+
+ROWS = 150
+
+HELLO, WELCOME, NEXT, BATCH, EOE, RELEASE, STATUS, STATUS_REPLY, ERROR = range(1, 10)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    names = make_images(tmp_path / "images", ROWS)
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
+    return tmp_path
+
+
+def config(root, batch_size=10, shuffle=False, slots=4, **extra):
+    cfg = {
+        "image": {"size": [16, 16]},
+        "path": {"root": str(root / "images")},
+        "outputs": {"multi_class": [{"label_output": "label"}]},
+        "streams": {"train": {"csv": str(root / "train.csv"), "shuffle": shuffle,
+                              "augment": False, "batch_size": batch_size}},
+        "ring_slots": slots,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def daemon_socket_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def test_client_that_stops_reading_is_really_closed(dataset):
+    """conn_queue() 'closes' a client that let over 64 MiB pile up, but
+    conn_close() then only uv_shutdown()s after the queue drains, which it
+    never does while the client does not read: the fd and the 64 MiB stay
+    with the daemon for as long as the client keeps the socket open."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        time.sleep(0.5)
+        before = daemon_socket_fds(d.proc.pid)
+        s = raw_connect(d.socket)
+        s.setblocking(False)
+        req = frame(STATUS) * 4096
+        deadline = time.monotonic() + 30
+        while "stopped reading" not in d.logs() and time.monotonic() < deadline:
+            try:
+                s.send(req)
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError:
+                break
+        assert "stopped reading" in d.logs(), d.logs()
+        time.sleep(2)
+        after = daemon_socket_fds(d.proc.pid)
+        rss_kb = int([l for l in open(f"/proc/{d.proc.pid}/status")
+                      if l.startswith("VmRSS")][0].split()[1])
+        s_open = after - before
+        s.close()
+        assert s_open == 0, (
+            f"daemon still holds the 'closed' client's socket ({s_open} extra socket fds, "
+            f"RSS {rss_kb} kB) two seconds after deciding to close it")
+
+
+def test_huge_world_does_not_wrap_the_batch_cursor(dataset):
+    """feed_advance() computes batch + world in uint32: with world near 2^32
+    a rank > 0 wraps around to batch 0, a batch of rank 0."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        s = raw_connect(d.socket)
+        s.sendall(frame(HELLO, {"version": 1, "stream": "train", "rank": 1,
+                                "world": 4294967295, "start": {"epoch": 0, "batch": 1}}))
+        t, w = read_frame(s)
+        assert t == WELCOME, w
+        assert w["steps_per_epoch"] == 1
+        got = []
+        for _ in range(3):
+            s.sendall(frame(NEXT))
+            t, b = read_frame(s)
+            if t == BATCH:
+                got.append((b["epoch"], b["batch"]))
+                s.sendall(frame(RELEASE, {"slot": b["slot"]}))
+            else:
+                got.append(("EOE" if t == EOE else t, b))
+        s.close()
+    assert all(g[1] == 1 for g in got if g[0] != "EOE"), (
+        f"rank 1 of 4294967295 was handed a batch of another rank: {got}")
+
+
+def test_epoch_counter_wrap_still_ends_the_epoch(dataset):
+    """epoch is uint32: a client resuming at epoch 2^32-1 gets the first batch
+    of 'epoch 0' after the last one, with no END_OF_EPOCH in between."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        s = raw_connect(d.socket)
+        s.sendall(frame(HELLO, {"version": 1, "stream": "train",
+                                "start": {"epoch": 4294967295, "batch": 14}}))
+        t, w = read_frame(s)
+        assert t == WELCOME, w
+        seq = []
+        for _ in range(3):
+            s.sendall(frame(NEXT))
+            t, b = read_frame(s)
+            if t == BATCH:
+                seq.append(("BATCH", b["epoch"], b["batch"]))
+                s.sendall(frame(RELEASE, {"slot": b["slot"]}))
+            else:
+                seq.append(("EOE" if t == EOE else t, b))
+        s.close()
+    assert seq[1][0] == "EOE", f"no END_OF_EPOCH after the last batch of epoch 2^32-1: {seq}"
+
+
+def test_two_clients_within_their_lease_limit_do_not_stall(dataset):
+    """Each client may hold up to slot_count - 1 slots, but the limit is per
+    client: two clients of one stream holding 2 of 4 slots each leave no slot
+    to fill, and both NEXTs then wait for ever with no error."""
+    with Mogend(dataset, config(dataset, slots=4), workers=1) as d:
+        socks = []
+        for _ in range(2):
+            s = raw_connect(d.socket)
+            s.sendall(frame(HELLO, {"version": 1, "stream": "train"}))
+            assert read_frame(s)[0] == WELCOME
+            socks.append(s)
+        for s in socks:
+            for _ in range(2):
+                s.sendall(frame(NEXT))
+                t, b = read_frame(s)
+                assert t == BATCH, (t, b)
+        socks[0].sendall(frame(NEXT))
+        try:
+            t, b = read_frame(socks[0], timeout=5)
+        except socket.timeout:
+            st = mogen.status(d.socket)["streams"][0]
+            pytest.fail(f"NEXT within the lease limit never answered: slots {st['slots']}, "
+                        f"waiting_clients {st['waiting_clients']}")
+        assert t == 9 and b["code"] == "too_many_leases", (t, b)
+        assert "all 4 slots of stream train are leased (2 by this client)" in b["message"]
+        for s in socks:
+            s.close()
+
+
+def test_worker_is_replaced_after_a_failed_respawn(dataset):
+    """worker_died(): when worker_spawn() fails (here: EMFILE while clients
+    hold every fd), the worker stays DEAD for ever; nothing retries, so with
+    one worker the stream stalls even after the fds are free again."""
+    import signal
+    import subprocess
+    with Mogend(dataset, config(dataset, slots=2), workers=1) as d:
+        c = mogen.Client(d.socket, "train")
+        c.next_batch()
+        pid = d.proc.pid
+        nfds = len(os.listdir(f"/proc/{pid}/fd"))
+        subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={nfds + 4}:"], check=True)
+        hogs = []
+        for _ in range(12):
+            try:
+                hogs.append(raw_connect(d.socket))
+            except OSError:
+                break
+        time.sleep(0.5)
+        wpid = d.worker_pids()[0]
+        os.kill(wpid, signal.SIGKILL)
+        time.sleep(1)
+        for h in hogs:
+            h.close()
+        subprocess.run(["prlimit", f"--pid={pid}", "--nofile=1024:"], check=True)
+        time.sleep(1)
+        got = []
+        import threading
+        def pull():
+            for _ in range(6):
+                got.append(c.next_batch()[2]["batch"])
+        t = threading.Thread(target=pull, daemon=True)
+        t.start()
+        t.join(10)
+        st = mogen.status(d.socket)
+        assert not t.is_alive(), (
+            f"stream stalled after {got}; workers {st['workers']}\n"
+            + "\n".join(l for l in d.logs().splitlines() if "worker" in l))
+        c.close()
+
+
+def test_random_protocol_abuse_keeps_daemon_alive(dataset):
+    """Many clients doing random legal and illegal things, closing abruptly;
+    the daemon must stay up and stop cleanly (run with an ASan build)."""
+    import random
+    rnd = random.Random(1)
+    with Mogend(dataset, config(dataset, slots=3, shuffle=True), workers=2) as d:
+        socks = []
+        for step in range(3000):
+            op = rnd.random()
+            if op < 0.1 or not socks:
+                try:
+                    s = raw_connect(d.socket)
+                except OSError:
+                    continue
+                s.setblocking(False)
+                socks.append(s)
+                body = {"version": 1, "stream": "train"}
+                if rnd.random() < 0.5:
+                    w = rnd.choice([1, 1, 2, 3, 4294967295])
+                    body.update(rank=rnd.randrange(0, min(w, 16)), world=w)
+                if rnd.random() < 0.3:
+                    body["start"] = {"epoch": rnd.choice([0, 1, 4294967295]),
+                                     "batch": rnd.randrange(0, 16)}
+                msg = frame(HELLO, body)
+            else:
+                s = rnd.choice(socks)
+                k = rnd.random()
+                if k < 0.5:
+                    msg = frame(NEXT)
+                elif k < 0.8:
+                    msg = frame(RELEASE, {"slot": rnd.randrange(0, 4)})
+                elif k < 0.85:
+                    msg = frame(STATUS)
+                elif k < 0.9:
+                    msg = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 20)))
+                else:
+                    socks.remove(s)
+                    s.close()
+                    continue
+            try:
+                s.send(msg)
+                while True:
+                    if not s.recv(65536):
+                        break
+            except (BlockingIOError, ConnectionError, OSError):
+                pass
+        for s in socks:
+            s.close()
+        time.sleep(0.5)
+        assert d.proc.poll() is None, d.logs()[-3000:]
+        st = mogen.status(d.socket)
+        assert st["streams"][0]["slots"]["leased"] == 0, st["streams"][0]
+
+
+def test_sighup_is_logged_and_ignored(dataset):
+    import signal
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while "received SIGHUP" not in d.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "reloading the config is not supported" in d.logs()
+        c = mogen.Client(d.socket, "train")
+        assert c.next_batch()[2]["size"] == 10
+        c.close()
+        # stop() checks exit 0 and that the socket is gone.
+
+
+def test_connections_past_the_limit_are_refused_with_an_error(dataset):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2200:
+        pytest.skip(f"the descriptor limit ({hard}) is too low to open 1,030 connections")
+    # The daemon inherits the raised limit, so it can reach its own limit.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2200, hard))
+    try:
+        with Mogend(dataset, config(dataset), workers=1) as d:
+            socks = []
+            for _ in range(1030):
+                s = raw_connect(d.socket)
+                socks.append(s)
+            # Past the limit the daemon answers at once, unasked, and closes.
+            t, refused = read_frame(socks[-1], timeout=10)
+            assert t == ERROR and refused["code"] == "too_many_connections", refused
+            assert "1024 connections" in refused["message"]
+            # Connections inside the limit are served as usual.
+            socks[0].sendall(frame(STATUS))
+            assert read_frame(socks[0], timeout=10)[0] == STATUS_REPLY
+            for s in socks:
+                s.close()
+            # Once they are gone, clients are served again.
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    assert mogen.status(d.socket)["streams"][0]["rows"] == ROWS
+                    break
+                except mogen.DaemonError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
