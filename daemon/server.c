@@ -23,22 +23,15 @@
 #define SERVER_BACKLOG 64
 
 /*
- * Decides what to do with an existing file at path: returns 0 when the path
- * is free (absent, or a stale socket that was removed), -EADDRINUSE when a
- * daemon answers there, another -errno otherwise; err says which.
+ * Tries to connect to the socket at path: returns 1 when something accepts
+ * (a daemon is serving there), 0 when the connection is refused (a stale
+ * socket file), -errno when it cannot tell.
  */
-static int server_claim_path(const char *path, char *err, size_t errlen)
+static int server_answers(const char *path)
 {
     struct sockaddr_un addr;
-    struct stat st;
     int fd, rc;
 
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
-        return -EEXIST;
-    }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -46,15 +39,43 @@ static int server_claim_path(const char *path, char *err, size_t errlen)
     addr.sun_family = AF_UNIX;
     snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
     rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    if (rc < 0)
+        rc = errno == ECONNREFUSED ? 0 : -errno;
+    else
+        rc = 1;
     close(fd);
-    if (rc == 0) {
-        snprintf(err, errlen, "another mogend is already serving on %s; stop it first "
-                 "or set a different \"socket\" in the config", path);
+    return rc;
+}
+
+static void server_err_in_use(const char *path, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "another mogend is already serving on %s; stop it first "
+             "or set a different \"socket\" in the config", path);
+}
+
+/*
+ * Decides what to do with an existing file at path: returns 0 when the path
+ * is free (absent, or a stale socket that was removed), -EADDRINUSE when a
+ * daemon answers there, another -errno otherwise; err says which.
+ */
+static int server_claim_path(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int rc;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+        return -EEXIST;
+    }
+    rc = server_answers(path);
+    if (rc == 1) {
+        server_err_in_use(path, err, errlen);
         return -EADDRINUSE;
     }
-    if (errno != ECONNREFUSED) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot check the existing socket %s: %s", path, strerror(errno));
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot check the existing socket %s: %s", path, strerror(-rc));
         return rc;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
@@ -68,24 +89,11 @@ static int server_claim_path(const char *path, char *err, size_t errlen)
 
 int server_probe(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un addr;
     struct stat st;
-    int fd, rc;
 
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || server_answers(path) != 1)
         return 0;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-    rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
-    close(fd);
-    if (rc < 0)
-        return 0;
-    snprintf(err, errlen, "another mogend is already serving on %s; stop it first "
-             "or set a different \"socket\" in the config", path);
+    server_err_in_use(path, err, errlen);
     return -EADDRINUSE;
 }
 

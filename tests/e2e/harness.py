@@ -49,6 +49,30 @@ def make_images(folder, count, size=(24, 20), fmt="PNG", seed=0):
     return names
 
 
+def small_dataset(root, rows=150):
+    """Writes `rows` small PNGs under root/images and root/train.csv with a
+    three-class label column; returns root."""
+    names = make_images(root / "images", rows)
+    write_csv(root / "train.csv", ["image", "label"],
+              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
+    return root
+
+
+def small_config(root, batch_size=10, shuffle=True, slots=4, **extra):
+    """A config for small_dataset(root): 16x16 images, one output, one
+    stream "train" without augmentation."""
+    cfg = {
+        "image": {"size": [16, 16]},
+        "path": {"root": str(root / "images")},
+        "outputs": {"multi_class": [{"label_output": "label"}]},
+        "streams": {"train": {"csv": str(root / "train.csv"), "shuffle": shuffle,
+                              "augment": False, "batch_size": batch_size}},
+        "ring_slots": slots,
+    }
+    cfg.update(extra)
+    return cfg
+
+
 def write_csv(path, header, rows):
     import csv
     with open(path, "w", newline="") as f:

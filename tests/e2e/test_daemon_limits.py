@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import Mogend, frame, make_images, raw_connect, read_frame, write_csv
+from harness import (Mogend, frame, raw_connect, read_frame, small_config, small_dataset)
 import mogen  # noqa: E402
 
 ROWS = 150
@@ -20,23 +20,12 @@ HELLO, WELCOME, NEXT, BATCH, EOE, RELEASE, STATUS, STATUS_REPLY, ERROR = range(1
 
 @pytest.fixture
 def dataset(tmp_path):
-    names = make_images(tmp_path / "images", ROWS)
-    write_csv(tmp_path / "train.csv", ["image", "label"],
-              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
-    return tmp_path
+    return small_dataset(tmp_path, ROWS)
 
 
-def config(root, batch_size=10, shuffle=False, slots=4, **extra):
-    cfg = {
-        "image": {"size": [16, 16]},
-        "path": {"root": str(root / "images")},
-        "outputs": {"multi_class": [{"label_output": "label"}]},
-        "streams": {"train": {"csv": str(root / "train.csv"), "shuffle": shuffle,
-                              "augment": False, "batch_size": batch_size}},
-        "ring_slots": slots,
-    }
-    cfg.update(extra)
-    return cfg
+def config(root, shuffle=False, **kw):
+    """The small config, unshuffled so that batch contents are predictable."""
+    return small_config(root, shuffle=shuffle, **kw)
 
 
 def daemon_socket_fds(pid):

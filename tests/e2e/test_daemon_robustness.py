@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from harness import Mogend, frame, make_images, raw_connect, read_frame, write_csv, REPO
+from harness import (REPO, Mogend, frame, make_images, raw_connect, read_frame, small_config,
+                     small_dataset, write_csv)
 import mogen  # noqa: E402  (harness puts client/python on sys.path)
 
 ROWS = 150
@@ -20,23 +21,11 @@ ROWS = 150
 
 @pytest.fixture
 def dataset(tmp_path):
-    names = make_images(tmp_path / "images", ROWS)
-    write_csv(tmp_path / "train.csv", ["image", "label"],
-              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
-    return tmp_path
+    return small_dataset(tmp_path, ROWS)
 
 
-def config(root, batch_size=10, shuffle=True, slots=4, **extra):
-    cfg = {
-        "image": {"size": [16, 16]},
-        "path": {"root": str(root / "images")},
-        "outputs": {"multi_class": [{"label_output": "label"}]},
-        "streams": {"train": {"csv": str(root / "train.csv"), "shuffle": shuffle,
-                              "augment": False, "batch_size": batch_size}},
-        "ring_slots": slots,
-    }
-    cfg.update(extra)
-    return cfg
+# Shuffled by default; tests that need file order pass shuffle=False.
+config = small_config
 
 
 def busy_worker_pid(d, timeout=5):
