@@ -82,6 +82,7 @@ void config_image_defaults(image_config_t *img)
         img->background[c] = 255;
     }
     img->exif_orientation = 1;
+    img->jpeg_planes = 1;
     img->max_pixels = 100000000u;
     img->max_file_bytes = 64u << 20;
 }
@@ -567,8 +568,8 @@ static void cfg_image(cfg_parser_t *p, const cJSON *obj, const char *path)
 {
     static const char *const keys[] = {"size", "resize", "interpolation", "color", "dtype",
                                        "layout", "scale", "offset", "mean", "std", "fill",
-                                       "background", "exif_orientation", "max_pixels",
-                                       "max_file_bytes", NULL};
+                                       "background", "exif_orientation", "jpeg_planes",
+                                       "max_pixels", "max_file_bytes", NULL};
     image_config_t *im = &p->cfg->image;
     char sub[CONFIG_PATH_MAX];
 
@@ -622,6 +623,8 @@ static void cfg_image(cfg_parser_t *p, const cJSON *obj, const char *path)
             cfg_color(p, c, sub, im->background);
         } else if (strcmp(k, "exif_orientation") == 0) {
             cfg_bool(p, c, sub, &im->exif_orientation);
+        } else if (strcmp(k, "jpeg_planes") == 0) {
+            cfg_bool(p, c, sub, &im->jpeg_planes);
         } else if (strcmp(k, "max_pixels") == 0) {
             cfg_uint(p, c, sub, 1, (uint64_t)CONFIG_MAX_EXACT_INT, &im->max_pixels);
         } else if (strcmp(k, "max_file_bytes") == 0) {

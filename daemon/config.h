@@ -65,6 +65,7 @@ typedef struct image_config {
     uint8_t fill[3];             /* Colour of padding outside the image (default black). */
     uint8_t background[3];       /* Colour alpha is composited on (default white). */
     int exif_orientation;        /* 1 = honour EXIF orientation (default), 0 = ignore. */
+    int jpeg_planes;             /* 1 = warp YCbCr JPEGs from their planes (default), 0 = from RGB. */
     uint64_t max_pixels;         /* Decoded width*height limit (default 100e6). */
     uint64_t max_file_bytes;     /* File size limit (default 64 MiB). */
 } image_config_t;

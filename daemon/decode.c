@@ -44,6 +44,7 @@ struct decoder {
     size_t len;
     decode_info_t info;   /* What decoder_open() found. */
     int jpeg_colorspace;  /* TJCS_* of the opened JPEG. */
+    int jpeg_subsamp;     /* TJSAMP_* of the opened JPEG, -1 when unknown. */
     int jpeg_adobe;       /* 1 when the JPEG has an Adobe APP14 segment. */
     uint8_t *buf;         /* Reusable pixel buffer. */
     size_t cap;           /* Its size in bytes. */
@@ -289,6 +290,7 @@ static int decoder_open_jpeg(decoder_t *d, uint64_t max_pixels, int honour_exif,
     d->info.width = (uint32_t)w;
     d->info.height = (uint32_t)h;
     d->jpeg_colorspace = colorspace;
+    d->jpeg_subsamp = subsamp;
     d->jpeg_adobe = exif_jpeg_find_segment(d->bytes, d->len, 0xEE, "Adobe", 5, &adobe,
                                            &adobe_len) == 0;
     if (honour_exif)
@@ -480,6 +482,73 @@ static int decoder_decode_jpeg(decoder_t *d, uint32_t denom, uint32_t channels,
     img->height = (uint32_t)h;
     img->channels = channels;
     img->stride = (size_t)w * channels;
+    return 0;
+}
+
+int decoder_has_planes(const decoder_t *d)
+{
+    if (d->info.format != IMAGE_FORMAT_JPEG || d->jpeg_colorspace != TJCS_YCbCr)
+        return 0;
+    switch (d->jpeg_subsamp) {
+    case TJSAMP_444:
+    case TJSAMP_422:
+    case TJSAMP_420:
+    case TJSAMP_440:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * The planes as TurboJPEG lays them out: each tjPlaneWidth() x
+ * tjPlaneHeight() (the luma plane padded to a whole number of chroma
+ * samples), one after the other in the reusable buffer. The luma plane's
+ * width and height are the image's; the padding is only in the stride.
+ */
+int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes, char *err,
+                          size_t errlen)
+{
+    tjscalingfactor sf = {1, (int)denom};
+    int w = TJSCALED((int)d->info.width, sf), h = TJSCALED((int)d->info.height, sf);
+    int strides[3];
+    unsigned char *dst[3];
+    size_t offset[3], total = 0;
+    uint8_t *px;
+    int rc;
+
+    if (!decoder_has_planes(d) || (denom != 1 && denom != 2 && denom != 4 && denom != 8)) {
+        errbuf_printf(err, errlen, "no YCbCr JPEG opened");
+        return -EINVAL;
+    }
+    for (int i = 0; i < 3; i++) {
+        int pw = tjPlaneWidth(i, w, d->jpeg_subsamp), ph = tjPlaneHeight(i, h, d->jpeg_subsamp);
+
+        if (pw <= 0 || ph <= 0) {
+            errbuf_printf(err, errlen, "corrupt JPEG data: no plane size for %dx%d", w, h);
+            return -EINVAL;
+        }
+        strides[i] = pw;
+        offset[i] = total;
+        total += (size_t)pw * (size_t)ph;
+        planes->width[i] = i == 0 ? (uint32_t)w : (uint32_t)pw;
+        planes->height[i] = i == 0 ? (uint32_t)h : (uint32_t)ph;
+        planes->stride[i] = (size_t)pw;
+    }
+    px = decoder_reserve(d, total);
+    for (int i = 0; i < 3; i++)
+        dst[i] = px + offset[i];
+    if (tjDecompressToYUVPlanes(d->tj, d->bytes, (unsigned long)d->len, dst, w, strides, h,
+                                TJFLAG_LIMITSCANS) != 0) {
+        d->tj_failed = 1;
+        rc = decoder_jpeg_failure(d, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < 3; i++)
+        planes->pixels[i] = dst[i];
+    planes->chroma_x = (uint32_t)(tjMCUWidth[d->jpeg_subsamp] / 8);
+    planes->chroma_y = (uint32_t)(tjMCUHeight[d->jpeg_subsamp] / 8);
     return 0;
 }
 

@@ -58,6 +58,22 @@ typedef struct decoded_image {
     size_t stride;     /* Bytes from one row to the next. */
 } decoded_image_t;
 
+/*
+ * A YCbCr JPEG as stored: the Y (luma) plane at the decoded size and the Cb
+ * and Cr planes at 1/chroma_x by 1/chroma_y of it, before libjpeg's chroma
+ * upsampling and colour conversion. Chroma samples are centred on the luma
+ * samples they cover (JFIF siting): chroma sample i spans luma
+ * [chroma_x * i, chroma_x * (i + 1)).
+ */
+typedef struct decoded_planes {
+    const uint8_t *pixels[3]; /* Y, Cb, Cr. */
+    uint32_t width[3];
+    uint32_t height[3];
+    size_t stride[3];
+    uint32_t chroma_x; /* Horizontal subsampling of Cb and Cr: 1, 2 or 4. */
+    uint32_t chroma_y; /* Vertical: 1 or 2. */
+} decoded_planes_t;
+
 typedef struct decoder decoder_t;
 
 /* Detects the format from the first bytes. */
@@ -94,6 +110,24 @@ uint32_t decoder_pick_scale(const decoder_t *d, double min_scale);
  */
 int decoder_decode(decoder_t *d, uint32_t scale_denom, uint32_t channels,
                    const uint8_t background[3], decoded_image_t *img, char *err, size_t errlen);
+
+/*
+ * 1 when the opened image is a YCbCr JPEG whose planes decoder_decode_planes()
+ * gives and whose chroma libjpeg would upsample with its triangle filter
+ * (bilinear): three components in 4:4:4, 4:2:2, 4:2:0 or 4:4:0. Not 4:1:1,
+ * which libjpeg upsamples by repeating samples.
+ */
+int decoder_has_planes(const decoder_t *d);
+
+/*
+ * Decodes the opened image (decoder_has_planes() true) at 1/scale_denom size
+ * into its Y, Cb and Cr planes, skipping libjpeg's upsampling and colour conversion: the caller
+ * converts only the pixels it keeps. The planes stay valid until the next
+ * decoder_open() or decoder_free(). Returns 0 or a negative errno with a
+ * reason in err.
+ */
+int decoder_decode_planes(decoder_t *d, uint32_t scale_denom, decoded_planes_t *planes,
+                          char *err, size_t errlen);
 
 /* The warning accepted while decoding the last image, or NULL if none. */
 const char *decoder_warning(const decoder_t *d);

@@ -3,7 +3,8 @@
  *
  * Per image: read the header (format, size, EXIF) and check the limits; pick
  * the DCT scale from the output size and the zoom; decode into the decoder's
- * reusable buffer; build the one affine matrix and warp straight into the
+ * reusable buffer (a colour JPEG as its YCbCr planes, converted to RGB only
+ * at the output pixels); build the one affine matrix and warp straight into the
  * caller's buffer (uint8 NHWC without photometric changes) or into an
  * output-sized scratch buffer that a last pass turns into the configured
  * dtype and layout. Nothing is allocated per image once the buffers have
@@ -160,56 +161,110 @@ static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, vo
     }
 }
 
+/*
+ * 1 when the opened image is warped from its YCbCr planes rather than from
+ * libjpeg's RGB (see warp_apply_ycbcr): image.jpeg_planes on, RGB output, a
+ * point sampler, a colour JPEG whose chroma libjpeg would interpolate
+ * bilinearly, and a full-size decode. A reduced decode stays on libjpeg's
+ * RGB: there libjpeg rebuilds chroma at the reduced luma's resolution by
+ * its IDCT, where the planes would hold it at half of that.
+ */
+static int pipeline_use_planes(const pipeline_t *p, uint32_t scale_denom)
+{
+    return p->img.jpeg_planes && p->channels == 3 && p->img.interpolation != INTERP_AREA &&
+           scale_denom == 1 && decoder_has_planes(p->dec);
+}
+
+/*
+ * Picks the DCT scale, decodes the opened image, and sets the matrix from
+ * the output to the decoded image. The pixels go to *planes and *use_planes
+ * is set when pipeline_use_planes() says so, else to *src.
+ */
+static int pipeline_decode(pipeline_t *p, const decode_info_t *info, const augment_params_t *aug,
+                           warp_image_t *src, warp_planes_t *planes, int *use_planes,
+                           warp_affine_t *m, char *err, size_t errlen)
+{
+    const image_config_t *img = &p->img;
+    double min_scale;
+    warp_geometry_t geo = {
+        .src_width = info->width,
+        .src_height = info->height,
+        .orientation = info->orientation,
+        .out_width = img->width,
+        .out_height = img->height,
+        .resize = img->resize,
+    };
+    int rc;
+
+    min_scale = warp_required_scale(info->width, info->height, info->orientation, img->width,
+                                    img->height, img->resize, aug);
+    p->last_denom = decoder_pick_scale(p->dec, min_scale);
+    *use_planes = pipeline_use_planes(p, p->last_denom);
+    if (*use_planes) {
+        decoded_planes_t dp;
+
+        rc = decoder_decode_planes(p->dec, p->last_denom, &dp, err, errlen);
+        if (rc < 0)
+            return rc;
+        for (int i = 0; i < 3; i++)
+            planes->plane[i] = (warp_image_t){dp.pixels[i], dp.width[i], dp.height[i], 1,
+                                              dp.stride[i]};
+        planes->chroma_x = dp.chroma_x;
+        planes->chroma_y = dp.chroma_y;
+        geo.dec_width = dp.width[0];
+        geo.dec_height = dp.height[0];
+    } else {
+        decoded_image_t dimg;
+
+        rc = decoder_decode(p->dec, p->last_denom, p->channels, img->background, &dimg, err,
+                            errlen);
+        if (rc < 0)
+            return rc;
+        *src = (warp_image_t){dimg.pixels, dimg.width, dimg.height, dimg.channels, dimg.stride};
+        geo.dec_width = dimg.width;
+        geo.dec_height = dimg.height;
+    }
+    rc = warp_build(&geo, aug, m);
+    if (rc < 0) {
+        errbuf_printf(err, errlen, "augmentation parameters collapse the image (zoom %g)",
+                      aug != NULL ? aug->zoom : 1.0);
+        return rc;
+    }
+    return 0;
+}
+
 int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_params_t *aug,
                  void *out, char *err, size_t errlen)
 {
     const image_config_t *img = &p->img;
     decode_info_t info;
-    decoded_image_t dimg;
-    warp_geometry_t geo;
     warp_affine_t m;
     warp_image_t src;
+    warp_planes_t planes;
     uint8_t fill[3];
-    double min_scale;
-    int direct, rc;
+    uint8_t *dst;
+    int use_planes, direct, rc;
 
     rc = decoder_open(p->dec, bytes, len, img->max_pixels, img->exif_orientation, &info, err,
                       errlen);
     if (rc < 0)
         return rc;
-    min_scale = warp_required_scale(info.width, info.height, info.orientation, img->width,
-                                    img->height, img->resize, aug);
-    p->last_denom = decoder_pick_scale(p->dec, min_scale);
-    rc = decoder_decode(p->dec, p->last_denom, p->channels, img->background, &dimg, err, errlen);
+    rc = pipeline_decode(p, &info, aug, &src, &planes, &use_planes, &m, err, errlen);
     if (rc < 0)
         return rc;
-    geo = (warp_geometry_t){
-        .src_width = info.width,
-        .src_height = info.height,
-        .dec_width = dimg.width,
-        .dec_height = dimg.height,
-        .orientation = info.orientation,
-        .out_width = img->width,
-        .out_height = img->height,
-        .resize = img->resize,
-    };
-    rc = warp_build(&geo, aug, &m);
-    if (rc < 0) {
-        errbuf_printf(err, errlen, "augmentation parameters collapse the image (zoom %g)",
-                     aug != NULL ? aug->zoom : 1.0);
-        return rc;
-    }
     if (p->channels == 3)
         memcpy(fill, img->fill, 3);
     else
         fill[0] = (uint8_t)((img->fill[0] * 19595u + img->fill[1] * 38470u +
                              img->fill[2] * 7471u + 0x8000u) >> 16);
-    src = (warp_image_t){dimg.pixels, dimg.width, dimg.height, dimg.channels, dimg.stride};
     /* uint8 NHWC (or one channel) with no photometric change: no last pass. */
     direct = img->dtype == DTYPE_UINT8 && (img->layout == LAYOUT_NHWC || p->channels == 1) &&
              !pipeline_photometric(aug);
-    warp_apply(&src, &m, img->interpolation, fill, direct ? out : p->scratch, img->width,
-               img->height);
+    dst = direct ? out : p->scratch;
+    if (use_planes)
+        warp_apply_ycbcr(&planes, &m, img->interpolation, fill, dst, img->width, img->height);
+    else
+        warp_apply(&src, &m, img->interpolation, fill, dst, img->width, img->height);
     if (!direct)
         pipeline_finish(p, aug, out);
     return 0;

@@ -11,7 +11,8 @@
  * centre is (i + 0.5, j + 0.5). With this convention a plain resize maps
  * centres to centres, and a mirror maps pixel i to pixel W-1-i exactly.
  *
- * Everything here is pure: no I/O, no allocation.
+ * warp.c builds the matrix, warp_sample.c samples through it. Everything
+ * here is pure: no I/O, no allocation.
  */
 #ifndef MOGEN_WARP_H
 #define MOGEN_WARP_H
@@ -47,6 +48,17 @@ typedef struct warp_image {
     uint32_t channels; /* 1 or 3. */
     size_t stride;     /* Bytes per row. */
 } warp_image_t;
+
+/*
+ * A YCbCr image as a JPEG stores it: the Y plane at the decoded size, Cb and
+ * Cr at 1/chroma_x by 1/chroma_y of it (rounded up), chroma sample i
+ * covering luma [chroma_x i, chroma_x (i + 1)). Each plane has 1 channel.
+ */
+typedef struct warp_planes {
+    warp_image_t plane[3]; /* Y, Cb, Cr. */
+    uint32_t chroma_x;     /* 1, 2 or 4. */
+    uint32_t chroma_y;     /* 1 or 2. */
+} warp_planes_t;
 
 void warp_identity(warp_affine_t *a);
 
@@ -95,5 +107,21 @@ void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interp
 void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_src,
                           interpolation_t interp, const uint8_t *fill, uint8_t *dst,
                           uint32_t dst_width, uint32_t dst_height);
+
+/*
+ * warp_apply for a YCbCr source, out_to_src mapping into the Y plane: writes
+ * RGB (3 bytes per pixel, JFIF conversion) after sampling each plane where
+ * the matrix points, so only output pixels are ever converted. interp is
+ * nearest or bilinear (area is taken as bilinear: use warp_apply on RGB for
+ * area). A pixel is fill exactly when its Y position is outside the image.
+ */
+void warp_apply_ycbcr(const warp_planes_t *src, const warp_affine_t *out_to_src,
+                      interpolation_t interp, const uint8_t *fill, uint8_t *dst,
+                      uint32_t dst_width, uint32_t dst_height);
+
+/* warp_apply_ycbcr with the scalar bilinear loop: its reference, as above. */
+void warp_apply_ycbcr_reference(const warp_planes_t *src, const warp_affine_t *out_to_src,
+                                interpolation_t interp, const uint8_t *fill, uint8_t *dst,
+                                uint32_t dst_width, uint32_t dst_height);
 
 #endif

@@ -26,8 +26,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: mogen-decode [--width W --height H --resize stretch|fit|crop\n"
             "  --interp nearest|bilinear|area --color rgb|grayscale --dtype uint8|float32\n"
-            "  --layout nhwc|nchw --no-exif --flip-h --flip-v --rotate DEG --zoom Z\n"
-            "  --shear RAD --tx F --ty F --brightness F --contrast F --scale S --offset O\n"
+            "  --layout nhwc|nchw --no-exif --no-jpeg-planes --flip-h --flip-v --rotate DEG\n"
+            "  --zoom Z --shear RAD --tx F --ty F --brightness F --contrast F --scale S --offset O\n"
             "  --mean a,b,c --std a,b,c --fill r,g,b --background r,g,b\n"
             "  --max-pixels N --max-file-bytes N] FILE OUT.raw\n");
     exit(2);
@@ -130,6 +130,8 @@ int main(int argc, char **argv)
             img.layout = (tensor_layout_t)pick(v, layouts, 2);
         } else if (strcmp(a, "--no-exif") == 0) {
             img.exif_orientation = 0;
+        } else if (strcmp(a, "--no-jpeg-planes") == 0) {
+            img.jpeg_planes = 0;
         } else if (strcmp(a, "--flip-h") == 0) {
             aug.flip_horizontal = 1;
         } else if (strcmp(a, "--flip-v") == 0) {

@@ -441,6 +441,161 @@ static void simd_bilinear_matches_the_reference_for_every_weight(void **state)
     free(ref);
 }
 
+/* A random affine for a sw x sh source and a dw x dh output, as above. */
+static warp_affine_t random_affine(uint32_t *seed, uint32_t sw, uint32_t sh, uint32_t dw,
+                                   uint32_t dh)
+{
+    double k = exp(rng_uniform(seed, log(0.125), log(8.0)));
+    double a = rng_uniform(seed, -M_PI, M_PI), sh_x = rng_uniform(seed, -0.3, 0.3);
+    double c = cos(a) * k, s = sin(a) * k;
+    double fx = rng_next(seed) % 4 == 0 ? -1 : 1;
+    warp_affine_t m;
+
+    if (rng_next(seed) % 3 == 0)
+        return (warp_affine_t){{fx * (double)sw / dw, 0, fx < 0 ? sw : 0, 0, (double)sh / dh, 0}};
+    m.m[0] = c;
+    m.m[1] = -s + c * sh_x;
+    m.m[3] = s;
+    m.m[4] = c + s * sh_x;
+    m.m[2] = sw / 2.0 - m.m[0] * dw / 2.0 - m.m[1] * dh / 2.0 + rng_uniform(seed, -0.3, 0.3) * sw;
+    m.m[5] = sh / 2.0 - m.m[3] * dw / 2.0 - m.m[4] * dh / 2.0 + rng_uniform(seed, -0.3, 0.3) * sh;
+    return m;
+}
+
+/*
+ * warp_apply_ycbcr's SIMD sampling and conversion against its scalar
+ * reference: random luma sizes from 1x1, every subsampling a JPEG can have,
+ * chroma planes of ceil(w / sx) x ceil(h / sy), each plane allocated to its
+ * exact size (ASan catches a read past one), bilinear and nearest.
+ */
+static void ycbcr_simd_matches_the_scalar_reference(void **state)
+{
+    static const uint32_t subsampling[][2] = {{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}};
+    static const uint8_t fill[3] = {7, 77, 177};
+    uint32_t seed = 777;
+    (void)state;
+    for (int iter = 0; iter < 2000; iter++) {
+        uint32_t big = iter % 10 == 0, sx, sy;
+        uint32_t sw = 1 + rng_next(&seed) % (big ? 300 : 24);
+        uint32_t sh = 1 + rng_next(&seed) % (big ? 300 : 24);
+        uint32_t dw = 1 + rng_next(&seed) % (big ? 300 : 40);
+        uint32_t dh = 1 + rng_next(&seed) % (big ? 40 : 20);
+        interpolation_t interp = rng_next(&seed) % 4 == 0 ? INTERP_NEAREST : INTERP_BILINEAR;
+        size_t dst_bytes = (size_t)dw * dh * 3;
+        uint8_t *fast = malloc(dst_bytes), *ref = malloc(dst_bytes), *planes[3];
+        warp_planes_t wp;
+        warp_affine_t m;
+
+        sx = subsampling[iter % 5][0];
+        sy = subsampling[iter % 5][1];
+        wp.chroma_x = sx;
+        wp.chroma_y = sy;
+        for (int i = 0; i < 3; i++) {
+            uint32_t w = i == 0 ? sw : (sw + sx - 1) / sx, h = i == 0 ? sh : (sh + sy - 1) / sy;
+            size_t stride = w + (rng_next(&seed) % 4 == 0 ? rng_next(&seed) % 7 : 0);
+            size_t bytes = (h - 1) * stride + w;
+
+            planes[i] = malloc(bytes);
+            fill_random(planes[i], bytes, &seed);
+            wp.plane[i] = (warp_image_t){planes[i], w, h, 1, stride};
+        }
+        m = random_affine(&seed, sw, sh, dw, dh);
+        memset(fast, 0xa5, dst_bytes);
+        memset(ref, 0x5a, dst_bytes);
+        warp_apply_ycbcr(&wp, &m, interp, fill, fast, dw, dh);
+        warp_apply_ycbcr_reference(&wp, &m, interp, fill, ref, dw, dh);
+        if (memcmp(fast, ref, dst_bytes) != 0)
+            print_error("iteration %d: %ux%u %u:%u -> %ux%u, m = %g %g %g %g %g %g\n", iter, sw,
+                        sh, sx, sy, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
+        assert_memory_equal(fast, ref, dst_bytes);
+        for (int i = 0; i < 3; i++)
+            free(planes[i]);
+        free(fast);
+        free(ref);
+    }
+}
+
+/*
+ * The conversion on every (Cb, Cr) pair with a spread of Y, through an
+ * identity warp of 4:4:4 planes: SIMD and scalar agree byte for byte, and
+ * both are JFIF's formula in double precision to within its rounding (one
+ * level), clamped.
+ */
+static void ycbcr_conversion_is_jfif_for_every_colour(void **state)
+{
+    static const uint8_t lumas[] = {0, 1, 16, 77, 128, 200, 235, 254, 255};
+    const uint32_t w = 256, h = 256;
+    uint8_t *y = malloc(w * h), *cb = malloc(w * h), *cr = malloc(w * h);
+    uint8_t *fast = malloc(w * h * 3), *ref = malloc(w * h * 3);
+    warp_affine_t id = {{1, 0, 0, 0, 1, 0}};
+    (void)state;
+    for (uint32_t i = 0; i < w * h; i++) {
+        cb[i] = (uint8_t)(i % 256);
+        cr[i] = (uint8_t)(i / 256);
+    }
+    for (size_t k = 0; k < sizeof(lumas); k++) {
+        warp_planes_t wp = {{{y, w, h, 1, w}, {cb, w, h, 1, w}, {cr, w, h, 1, w}}, 1, 1};
+
+        memset(y, lumas[k], w * h);
+        warp_apply_ycbcr(&wp, &id, INTERP_BILINEAR, black, fast, w, h);
+        warp_apply_ycbcr_reference(&wp, &id, INTERP_BILINEAR, black, ref, w, h);
+        assert_memory_equal(fast, ref, (size_t)w * h * 3);
+        for (uint32_t i = 0; i < w * h; i++) {
+            double b = cb[i] - 128.0, r = cr[i] - 128.0;
+            double want[3] = {lumas[k] + 1.402 * r, lumas[k] - 0.344136 * b - 0.714136 * r,
+                              lumas[k] + 1.772 * b};
+
+            for (int c = 0; c < 3; c++) {
+                double v = want[c] < 0 ? 0 : (want[c] > 255 ? 255 : want[c]);
+                assert_true(fabs(fast[i * 3 + c] - v) <= 1.0);
+            }
+        }
+    }
+    free(y);
+    free(cb);
+    free(cr);
+    free(fast);
+    free(ref);
+}
+
+/*
+ * Pixels whose luma position is outside the image get the fill exactly (not
+ * a colour converted back from YCbCr), and the chroma of 4:2:0 is sampled at
+ * the centre of the luma pixels it covers: a chroma ramp read back at the
+ * luma centres follows libjpeg's triangle upsampling.
+ */
+static void ycbcr_fill_is_exact_and_chroma_is_centred(void **state)
+{
+    static const uint8_t fill[3] = {7, 77, 177};
+    uint8_t y[8 * 4], cb[4 * 2], cr[4 * 2], out[16 * 4 * 3];
+    warp_planes_t wp = {{{y, 8, 4, 1, 8}, {cb, 4, 2, 1, 4}, {cr, 4, 2, 1, 4}}, 2, 2};
+    /* Output 16 x 4, the image in its middle 8 columns: x - 4. */
+    warp_affine_t shift = {{1, 0, -4, 0, 1, 0}};
+    (void)state;
+    memset(y, 128, sizeof(y));
+    memset(cr, 128, sizeof(cr));
+    for (int i = 0; i < 8; i++)
+        cb[i] = (uint8_t)(100 + 40 * (i % 4)); /* 100 140 180 220 per row */
+    warp_apply_ycbcr(&wp, &shift, INTERP_BILINEAR, fill, out, 16, 4);
+    for (int row = 0; row < 4; row++) {
+        const uint8_t *o = out + row * 16 * 3;
+        /* B = Y + 1.772 (Cb - 128), Cb upsampled: 100 100 110 130 150 170 190 210 220 220 */
+        static const double cb_up[8] = {100, 110, 130, 150, 170, 190, 210, 220};
+
+        for (int x = 0; x < 16; x++) {
+            if (x < 4 || x >= 12) {
+                assert_memory_equal(o + x * 3, fill, 3);
+                continue;
+            }
+            {
+                double want = 128 + 1.772 * (cb_up[x - 4] - 128);
+                want = want > 255 ? 255 : want;
+                assert_true(fabs(o[x * 3 + 2] - want) <= 1.0);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +614,9 @@ int main(void)
         cmocka_unit_test(huge_zoom_out_does_not_overflow),
         cmocka_unit_test(simd_bilinear_matches_the_scalar_reference),
         cmocka_unit_test(simd_bilinear_matches_the_reference_for_every_weight),
+        cmocka_unit_test(ycbcr_simd_matches_the_scalar_reference),
+        cmocka_unit_test(ycbcr_conversion_is_jfif_for_every_colour),
+        cmocka_unit_test(ycbcr_fill_is_exact_and_chroma_is_centred),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
