@@ -1,8 +1,10 @@
 /*
- * bench_pipeline: images/s on one core for (a) decode only and (b) the whole
- * pipeline (decode + one warp to 224x224 with flip, rotate, translate, zoom
- * and shear), over every .jpg/.jpeg/.png in a folder, loaded into memory
- * first so that the disk is not measured.
+ * bench_pipeline: images/s on one core for (a) decode only, to RGB and to
+ * YCbCr planes, and (b) the whole pipeline (decode + one warp to 224x224
+ * with flip, rotate, translate, zoom and shear), from the planes (the
+ * default) and from RGB (image.jpeg_planes false), over every
+ * .jpg/.jpeg/.png in a folder, loaded into memory first so that the disk is
+ * not measured.
  *
  *   build/bench/bench_pipeline [DIR] [SECONDS]
  *
@@ -94,11 +96,16 @@ typedef struct bench_decoded {
     decoded_image_t img;
 } bench_decoded_t;
 
-/* Decode as the pipeline would: header, the same DCT-scale rule, pixels. */
+/*
+ * Decode as the pipeline would: header, the same DCT-scale rule, pixels: to
+ * RGB, or with planes set to YCbCr planes where the image has them.
+ */
 static int bench_decode(decoder_t *dec, const bench_file_t *f, const image_config_t *img,
-                        const augment_params_t *aug, bench_decoded_t *out)
+                        const augment_params_t *aug, int planes, bench_decoded_t *out)
 {
     char err[256];
+    decoded_planes_t dp;
+    uint32_t denom;
     double k;
 
     if (decoder_open(dec, f->bytes, f->len, img->max_pixels, img->exif_orientation, &out->info,
@@ -106,8 +113,10 @@ static int bench_decode(decoder_t *dec, const bench_file_t *f, const image_confi
         return -1;
     k = warp_required_scale(out->info.width, out->info.height, out->info.orientation,
                             img->width, img->height, img->resize, aug);
-    return decoder_decode(dec, decoder_pick_scale(dec, k), 3, img->background, &out->img, err,
-                          sizeof(err));
+    denom = decoder_pick_scale(dec, k);
+    if (planes && decoder_has_planes(dec))
+        return decoder_decode_planes(dec, denom, &dp, err, sizeof(err));
+    return decoder_decode(dec, denom, 3, img->background, &out->img, err, sizeof(err));
 }
 
 int main(int argc, char **argv)
@@ -131,7 +140,7 @@ int main(int argc, char **argv)
     uint8_t *out;
     char err[256];
     bench_decoded_t di;
-    double t0, t_dec = 1e30, t_full = 1e30, t_rgb = 1e30, t_warp = 1e30;
+    double t0, t_dec = 1e30, t_planes = 1e30, t_full = 1e30, t_rgb = 1e30, t_warp = 1e30;
     long failures = 0;
     int n, rounds = 0;
 
@@ -153,7 +162,7 @@ int main(int argc, char **argv)
     out = mogen_malloc(pipeline_sample_bytes(&img));
 
     /*
-     * Passes over all files alternate between the three modes until the time
+     * Passes over all files alternate between the modes until the time
      * is up, and each mode keeps its fastest pass: other processes on the
      * machine only ever make a pass slower, so the minimum is the figure
      * least disturbed by them.
@@ -165,9 +174,16 @@ int main(int argc, char **argv)
         /* Decode only: header, the same scale rule, pixels into the buffer. */
         t = bench_now();
         for (int i = 0; i < n; i++)
-            failures += bench_decode(dec, &files[i], &img, &augs[i], &di) < 0;
+            failures += bench_decode(dec, &files[i], &img, &augs[i], 0, &di) < 0;
         t = bench_now() - t;
         t_dec = t < t_dec ? t : t_dec;
+
+        /* Decode only, to YCbCr planes where the image has them. */
+        t = bench_now();
+        for (int i = 0; i < n; i++)
+            failures += bench_decode(dec, &files[i], &img, &augs[i], 1, &di) < 0;
+        t = bench_now() - t;
+        t_planes = t < t_planes ? t : t_planes;
 
         /* The whole pipeline: decode + one warp to 224x224 with flip and affine. */
         t = bench_now();
@@ -193,7 +209,7 @@ int main(int argc, char **argv)
             warp_affine_t m;
             double tw;
 
-            if (bench_decode(dec, &files[i], &img, &augs[i], &di) < 0)
+            if (bench_decode(dec, &files[i], &img, &augs[i], 0, &di) < 0)
                 continue;
             geo = (warp_geometry_t){di.info.width, di.info.height, di.img.width, di.img.height,
                                     di.info.orientation, img.width, img.height, img.resize};
@@ -214,6 +230,8 @@ int main(int argc, char **argv)
            n, dir, rounds);
     printf("  decode only:             %8.1f images/s  (%.3f ms/image)\n", n / t_dec,
            1e3 * t_dec / n);
+    printf("  decode only, to planes:  %8.1f images/s  (%.3f ms/image, YCbCr JPEGs as planes)\n",
+           n / t_planes, 1e3 * t_planes / n);
     printf("  decode + warp + augment: %8.1f images/s  (%.3f ms/image)\n", n / t_full,
            1e3 * t_full / n);
     printf("  the same from RGB:       %8.1f images/s  (%.3f ms/image, image.jpeg_planes false)\n",

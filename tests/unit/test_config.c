@@ -61,6 +61,7 @@ static void defaults_match_the_documented_values(void **state)
     assert_int_equal(cfg.image.layout, LAYOUT_NHWC);
     assert_int_equal(cfg.image.background[0], 255);
     assert_int_equal(cfg.image.exif_orientation, 1);
+    assert_int_equal(cfg.image.jpeg_planes, 1);
     assert_int_equal(cfg.image.max_pixels, 100000000);
     assert_int_equal(cfg.image.max_file_bytes, 64 << 20);
     assert_int_equal(cfg.path.missing, MISSING_FILE_DROP);
@@ -501,6 +502,20 @@ static void mean_and_std_with_float32_are_kept(void **state)
     done(&cfg, &rep);
 }
 
+static void jpeg_planes_is_a_boolean(void **state)
+{
+    config_t cfg;
+    report_t rep;
+    (void)state;
+
+    assert_int_equal(parse(&cfg, "{\"image\": {\"jpeg_planes\": false}, " STREAMS "}", &rep), 0);
+    assert_int_equal(cfg.image.jpeg_planes, 0);
+    done(&cfg, &rep);
+    assert_int_equal(parse(&cfg, "{\"image\": {\"jpeg_planes\": 1}, " STREAMS "}", &rep), -EINVAL);
+    assert_reported(&rep, "image.jpeg_planes");
+    done(&cfg, &rep);
+}
+
 static void color_fill_takes_rgb_or_one_grey(void **state)
 {
     config_t cfg;
@@ -608,6 +623,7 @@ int main(void)
         cmocka_unit_test(batch_size_zero_names_the_stream),
         cmocka_unit_test(mean_and_std_need_float32),
         cmocka_unit_test(mean_and_std_with_float32_are_kept),
+        cmocka_unit_test(jpeg_planes_is_a_boolean),
         cmocka_unit_test(color_fill_takes_rgb_or_one_grey),
         cmocka_unit_test(augment_single_numbers_become_keras_style_ranges),
         cmocka_unit_test(augment_range_out_of_bounds_is_rejected),
