@@ -119,6 +119,20 @@ void warp_apply_ycbcr(const warp_planes_t *src, const warp_affine_t *out_to_src,
                       interpolation_t interp, const uint8_t *fill, uint8_t *dst,
                       uint32_t dst_width, uint32_t dst_height);
 
+/* The SIMD loops warp_apply and warp_apply_ycbcr may use. */
+typedef enum warp_simd {
+    WARP_SIMD_SSE2 = 1, /* x86-64's baseline. */
+    WARP_SIMD_AVX2 = 2, /* Chosen at run time when the CPU has it. */
+    WARP_SIMD_BEST = WARP_SIMD_AVX2
+} warp_simd_t;
+
+/*
+ * Caps the SIMD level of this process's warps (default WARP_SIMD_BEST), so
+ * that tests can compare every loop with the reference on one machine. Every
+ * level gives the same bytes.
+ */
+void warp_limit_simd(warp_simd_t level);
+
 /* warp_apply_ycbcr with the scalar bilinear loop: its reference, as above. */
 void warp_apply_ycbcr_reference(const warp_planes_t *src, const warp_affine_t *out_to_src,
                                 interpolation_t interp, const uint8_t *fill, uint8_t *dst,

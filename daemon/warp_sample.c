@@ -13,6 +13,11 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+/* AVX2 loops are compiled with a target attribute and chosen at run time. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define WARP_HAVE_AVX2 1
+#include <immintrin.h>
+#endif
 
 /*
  * Fixed point for source positions: 32 fraction bits in an int64, so that
@@ -440,9 +445,135 @@ static __attribute__((noinline)) void warp_bilinear_run_gray_sse2(const uint8_t 
 }
 #endif
 
+#if defined(WARP_HAVE_AVX2)
 /*
- * The interior run, by the fastest exact loop available: SSE2 where there is
- * one and simd is set, else the scalar reference. simd is a constant at every
+ * warp_bilinear_run for 1 channel, eight pixels per step with AVX2: the
+ * arithmetic of the SSE2 loops (same split weights, same sums, so the same
+ * bytes; see the proof above warp_pair16), with the neighbourhoods fetched
+ * by two gathers. Positions are kept exactly as 64-bit fixed point split in
+ * two 32-bit halves per lane, the integer part and the fraction, stepped by
+ * 8 du with the carry from the fraction added by hand. The top gather
+ * reads 4 bytes at p00 (p00, p01, 2 spare, the spare inside row y0 + 1) and
+ * the bottom one 4 bytes at p10 - 2 (2 spare, p10, p11), so no read leaves
+ * the image, as in the RGB loop. Byte offsets must fit in 31 bits: the
+ * caller checks it (WARP_AVX2_MAX_BYTES).
+ */
+#define WARP_AVX2_MAX_BYTES ((size_t)1 << 30)
+
+/* The lanes' positions: integer parts and fractions of p + k dp, k = 0..7. */
+static inline void __attribute__((target("avx2"))) warp_avx2_split8(int64_t p, int64_t dp,
+                                                                     __m256i *whole, __m256i *frac)
+{
+    int32_t w[8];
+    uint32_t f[8];
+
+    for (int k = 0; k < 8; k++) {
+        int64_t q = p + k * dp;
+
+        w[k] = (int32_t)(q >> WARP_SHIFT);
+        f[k] = (uint32_t)q;
+    }
+    *whole = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    *frac = _mm256_loadu_si256((const __m256i *)(const void *)f);
+}
+
+/* (whole, frac) += (dwhole, dfrac) as one 64-bit add per lane. */
+static inline void __attribute__((target("avx2"))) warp_avx2_step(__m256i *whole, __m256i *frac,
+                                                                  __m256i dwhole, __m256i dfrac)
+{
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    __m256i sum = _mm256_add_epi32(*frac, dfrac);
+    /* Carry out of the fraction: sum < frac as unsigned (compare with the sign flipped). */
+    __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(*frac, sign), _mm256_xor_si256(sum, sign));
+
+    *whole = _mm256_sub_epi32(_mm256_add_epi32(*whole, dwhole), carry); /* carry is 0 or -1 */
+    *frac = sum;
+}
+
+static __attribute__((noinline, target("avx2"))) void warp_bilinear_run_gray_avx2(
+    const uint8_t *restrict base, size_t stride, int64_t u, int64_t v, int64_t du, int64_t dv,
+    int64_t n, uint8_t *restrict out)
+{
+    const __m256i low8 = _mm256_set1_epi32(0xff), one = _mm256_set1_epi32(WARP_WONE);
+    const __m256i low6 = _mm256_set1_epi32(63), round = _mm256_set1_epi32(1 << (2 * WARP_WBITS - 1));
+    const __m256i vstride = _mm256_set1_epi32((int)stride);
+    const __m256i bottom = _mm256_set1_epi32((int)stride - 2);
+    const __m256i duw = _mm256_set1_epi32((int32_t)((8 * du) >> WARP_SHIFT));
+    const __m256i duf = _mm256_set1_epi32((int)(uint32_t)(8 * du));
+    const __m256i dvw = _mm256_set1_epi32((int32_t)((8 * dv) >> WARP_SHIFT));
+    const __m256i dvf = _mm256_set1_epi32((int)(uint32_t)(8 * dv));
+    __m256i xw, xf, yw, yf;
+    int64_t i = 0;
+
+    warp_avx2_split8(u, du, &xw, &xf);
+    warp_avx2_split8(v, dv, &yw, &yf);
+    for (; i + 8 <= n; i += 8, out += 8) {
+        __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(yw, vstride), xw);
+        __m256i top = _mm256_i32gather_epi32((const int *)(const void *)base, at, 1);
+        __m256i bot = _mm256_i32gather_epi32((const int *)(const void *)base,
+                                             _mm256_add_epi32(at, bottom), 1);
+        __m256i fx = _mm256_srli_epi32(xf, WARP_SHIFT - WARP_WBITS);
+        __m256i fy = _mm256_srli_epi32(yf, WARP_SHIFT - WARP_WBITS);
+        __m256i gx = _mm256_sub_epi32(one, fx), gy = _mm256_sub_epi32(one, fy);
+        __m256i wx = _mm256_or_si256(gx, _mm256_slli_epi32(fx, 16));
+        __m256i wyh = _mm256_or_si256(_mm256_srli_epi32(gy, 6),
+                                      _mm256_slli_epi32(_mm256_srli_epi32(fy, 6), 16));
+        __m256i wyl = _mm256_or_si256(_mm256_and_si256(gy, low6),
+                                      _mm256_slli_epi32(_mm256_and_si256(fy, low6), 16));
+        /* Columns as (top, bottom) 16-bit pairs: col0 = (p00, p10), col1 = (p01, p11). */
+        __m256i col0 = _mm256_or_si256(_mm256_and_si256(top, low8),
+                                       _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(bot, 16), low8), 16));
+        __m256i col1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(top, 8), low8),
+                                       _mm256_slli_epi32(_mm256_srli_epi32(bot, 24), 16));
+        /* (ch0, ch1) and (cl0, cl1) side by side, then one madd with wx each. */
+        __m256i h = _mm256_madd_epi16(_mm256_or_si256(_mm256_madd_epi16(col0, wyh),
+                                                      _mm256_slli_epi32(_mm256_madd_epi16(col1, wyh), 16)),
+                                      wx);
+        __m256i l = _mm256_madd_epi16(_mm256_or_si256(_mm256_madd_epi16(col0, wyl),
+                                                      _mm256_slli_epi32(_mm256_madd_epi16(col1, wyl), 16)),
+                                      wx);
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(h, 6), l),
+                                                       round),
+                                      2 * WARP_WBITS);
+        /* Eight 32-bit results (each <= 255) to bytes: lanes 0-3 and 4-7 of each half. */
+        __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
+        uint32_t lo = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(packed));
+        uint32_t hi = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(packed, 1));
+
+        memcpy(out, &lo, 4);
+        memcpy(out + 4, &hi, 4);
+        warp_avx2_step(&xw, &xf, duw, duf);
+        warp_avx2_step(&yw, &yf, dvw, dvf);
+    }
+    warp_bilinear_run_gray_sse2(base, stride, u + i * du, v + i * dv, du, dv, n - i, out);
+}
+
+/* 1 when this CPU runs AVX2 and warp_limit_simd() allows it. */
+static int warp_simd_level_max = WARP_SIMD_BEST;
+
+static int warp_use_avx2(void)
+{
+    static int supported = -1;
+
+    if (supported < 0)
+        supported = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return supported && warp_simd_level_max >= WARP_SIMD_AVX2;
+}
+#endif
+
+void warp_limit_simd(warp_simd_t level)
+{
+#if defined(WARP_HAVE_AVX2)
+    warp_simd_level_max = level;
+#else
+    (void)level;
+#endif
+}
+
+/*
+ * The interior run, by the fastest exact loop available: AVX2 (one channel,
+ * when the CPU has it) or SSE2 where there is one and simd is set, else the
+ * scalar reference. simd is a constant at every
  * call, so each copy of warp_point_rows keeps only one branch.
  */
 static inline void warp_bilinear_interior(const uint8_t *restrict base, size_t stride, int64_t u,
@@ -453,6 +584,12 @@ static inline void warp_bilinear_interior(const uint8_t *restrict base, size_t s
     if (simd) {
         if (ch == 3)
             warp_bilinear_run_rgb_sse2(base, stride, u, v, du, dv, n, out);
+#if defined(WARP_HAVE_AVX2)
+        else if (n >= 8 && stride * ((size_t)(v >> WARP_SHIFT) + 2) < WARP_AVX2_MAX_BYTES &&
+                 stride * ((size_t)((v + (n - 1) * dv) >> WARP_SHIFT) + 2) < WARP_AVX2_MAX_BYTES &&
+                 warp_use_avx2())
+            warp_bilinear_run_gray_avx2(base, stride, u, v, du, dv, n, out);
+#endif
         else
             warp_bilinear_run_gray_sse2(base, stride, u, v, du, dv, n, out);
         return;

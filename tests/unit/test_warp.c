@@ -351,10 +351,11 @@ static void fill_random(uint8_t *p, size_t n, uint32_t *s)
  * exact size, (h - 1) * stride + w * ch bytes, and each output to its exact
  * size, so that a read or write past either one fails under ASan.
  */
-static void simd_bilinear_matches_the_scalar_reference(void **state)
+static void simd_bilinear_matches_the_scalar_reference_at(warp_simd_t level)
 {
     uint32_t seed = 12345;
-    (void)state;
+
+    warp_limit_simd(level);
     for (int iter = 0; iter < 3000; iter++) {
         uint32_t ch = rng_next(&seed) % 2 ? 3 : 1;
         uint32_t big = iter % 10 == 0;
@@ -394,14 +395,23 @@ static void simd_bilinear_matches_the_scalar_reference(void **state)
         warp_apply(&si, &m, INTERP_BILINEAR, fill, fast, dw, dh);
         warp_apply_reference(&si, &m, INTERP_BILINEAR, fill, ref, dw, dh);
         if (memcmp(fast, ref, dst_bytes) != 0)
-            print_error("iteration %d: %ux%ux%u (stride %zu) -> %ux%u, m = %g %g %g %g %g %g\n",
-                        iter, sw, sh, ch, stride, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3],
+            print_error("SIMD level %d, iteration %d: %ux%ux%u (stride %zu) -> %ux%u, "
+                        "m = %g %g %g %g %g %g\n", level, iter, sw, sh, ch, stride, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3],
                         m.m[4], m.m[5]);
         assert_memory_equal(fast, ref, dst_bytes);
         free(src);
         free(fast);
         free(ref);
     }
+    warp_limit_simd(WARP_SIMD_BEST);
+}
+
+/* At every SIMD level: AVX2 (where the CPU has it) and SSE2. */
+static void simd_bilinear_matches_the_scalar_reference(void **state)
+{
+    (void)state;
+    simd_bilinear_matches_the_scalar_reference_at(WARP_SIMD_AVX2);
+    simd_bilinear_matches_the_scalar_reference_at(WARP_SIMD_SSE2);
 }
 
 /*
@@ -468,12 +478,13 @@ static warp_affine_t random_affine(uint32_t *seed, uint32_t sw, uint32_t sh, uin
  * chroma planes of ceil(w / sx) x ceil(h / sy), each plane allocated to its
  * exact size (ASan catches a read past one), bilinear and nearest.
  */
-static void ycbcr_simd_matches_the_scalar_reference(void **state)
+static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
 {
     static const uint32_t subsampling[][2] = {{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}};
     static const uint8_t fill[3] = {7, 77, 177};
     uint32_t seed = 777;
-    (void)state;
+
+    warp_limit_simd(level);
     for (int iter = 0; iter < 2000; iter++) {
         uint32_t big = iter % 10 == 0, sx, sy;
         uint32_t sw = 1 + rng_next(&seed) % (big ? 300 : 24);
@@ -505,14 +516,22 @@ static void ycbcr_simd_matches_the_scalar_reference(void **state)
         warp_apply_ycbcr(&wp, &m, interp, fill, fast, dw, dh);
         warp_apply_ycbcr_reference(&wp, &m, interp, fill, ref, dw, dh);
         if (memcmp(fast, ref, dst_bytes) != 0)
-            print_error("iteration %d: %ux%u %u:%u -> %ux%u, m = %g %g %g %g %g %g\n", iter, sw,
-                        sh, sx, sy, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
+            print_error("SIMD level %d, iteration %d: %ux%u %u:%u -> %ux%u, m = %g %g %g %g %g %g\n",
+                        level, iter, sw, sh, sx, sy, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
         assert_memory_equal(fast, ref, dst_bytes);
         for (int i = 0; i < 3; i++)
             free(planes[i]);
         free(fast);
         free(ref);
     }
+    warp_limit_simd(WARP_SIMD_BEST);
+}
+
+static void ycbcr_simd_matches_the_scalar_reference(void **state)
+{
+    (void)state;
+    ycbcr_simd_matches_the_scalar_reference_at(WARP_SIMD_AVX2);
+    ycbcr_simd_matches_the_scalar_reference_at(WARP_SIMD_SSE2);
 }
 
 /*
