@@ -215,6 +215,8 @@ def workload_table(res, ceiling_key=None):
         ips = r["images_per_s"]
         if name == "mogen":
             ratio = "1.00x" + (f" ({mg / ceil:.0%} of ceiling)" if ceil else "")
+        elif name == "mogen-rgb":
+            ratio = f"{mg / ips:.2f}x" + (f" ({ips / ceil:.0%} of ceiling)" if ceil else "")
         else:
             ratio = f"{mg / ips:.2f}x" if mg and ips else "-"
         rows.append([
@@ -296,6 +298,7 @@ def main():
                         size=224, batch_size=64, augment=CLOTHING_AUG)
             a["rows"] = kept
             for name, timeout, extra in (("mogen", 180, {}),
+                                         ("mogen-rgb", 180, {"jpeg_planes": False}),
                                          ("torch", 240, {}),
                                          ("keras", 240, {"rep_seconds": rep_s * 0.75,
                                                          "min_batches": 1, "warmup": 1}),
@@ -347,7 +350,9 @@ def main():
                 one = {}
                 if out:
                     for key, pat in (("decode_only", r"decode only:\s+([\d.]+)"),
-                                     ("decode_warp_augment", r"decode \+ warp[^:]*:\s+([\d.]+)")):
+                                     ("decode_planes", r"decode only, to planes:\s+([\d.]+)"),
+                                     ("decode_warp_augment", r"decode \+ warp[^:]*:\s+([\d.]+)"),
+                                     ("from_rgb", r"the same from RGB:\s+([\d.]+)")):
                         m = re.search(pat, out)
                         if m:
                             one[key + "_images_per_s"] = float(m.group(1))
@@ -407,13 +412,18 @@ def main():
     else:
         print(f"\nA. clothing photos ({a['rows']} JPEGs ~400x533 -> 224x224 RGB uint8 NHWC, "
               f"batch 64, flip+rotate+translate+scale)")
-        print(workload_table({k: a[k] for k in ("mogen", "torch", "keras", "spdl", "ceiling")
-                              if k in a}, "ceiling"))
+        print(workload_table({k: a[k] for k in ("mogen", "mogen-rgb", "torch", "keras", "spdl",
+                                                "ceiling") if k in a}, "ceiling"))
+        print("mogen-rgb: mogen with image.jpeg_planes false (libjpeg converts whole images "
+              "to RGB, as the ceiling does)")
         one = a.get("one_core_pipeline") or {}
         if "decode_only_images_per_s" in one:
+            nan = float("nan")
             print(f"one core (build/bench/bench_pipeline): decode only "
-                  f"{one['decode_only_images_per_s']:.0f} images/s, decode + warp + augment "
-                  f"{one.get('decode_warp_augment_images_per_s', float('nan')):.0f} images/s")
+                  f"{one['decode_only_images_per_s']:.0f} images/s (to YCbCr planes "
+                  f"{one.get('decode_planes_images_per_s', nan):.0f}), decode + warp + augment "
+                  f"{one.get('decode_warp_augment_images_per_s', nan):.0f} images/s "
+                  f"(from RGB {one.get('from_rgb_images_per_s', nan):.0f})")
     if "skipped" in b:
         print("\nB. Fashion-MNIST: " + b["skipped"])
     else:

@@ -212,7 +212,7 @@ def start_mogend(spec, tmp, batch_size=None, augment=None):
         "classes_dir": tmp,
         "image": {"size": [spec["size"], spec["size"]], "interpolation": "bilinear",
                   "color": "grayscale" if spec.get("gray") else "rgb", "dtype": "uint8",
-                  "layout": "NHWC"},
+                  "layout": "NHWC", "jpeg_planes": spec.get("jpeg_planes", True)},
         "path": {"column": spec["path_column"], "root": spec["root"],
                  "suffix": spec.get("suffix", "")},
         "outputs": {"multi_class": [{c + "_output": c} for c in spec["label_columns"]]},
@@ -589,8 +589,9 @@ def run_spdl(spec):
     return result
 
 
-RUNNERS = {"mogen": run_mogen, "torch": run_torch, "keras": run_keras, "spdl": run_spdl,
-           "mogen_rtt": run_mogen_rtt}
+# mogen-rgb is mogen with image.jpeg_planes false (its spec says so).
+RUNNERS = {"mogen": run_mogen, "mogen-rgb": run_mogen, "torch": run_torch, "keras": run_keras,
+           "spdl": run_spdl, "mogen_rtt": run_mogen_rtt}
 
 
 def main():
