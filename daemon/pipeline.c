@@ -305,7 +305,12 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
     ssize_t got;
     int fd, rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /*
+     * O_NONBLOCK: a path that became a FIFO since the load would block
+     * open() until a writer came, and the worker with it; the check below
+     * then refuses it. Reads of regular files ignore the flag.
+     */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         rc = -errno;
         errbuf_printf(err, errlen, "%s", strerror(-rc));

@@ -133,6 +133,22 @@ def test_truncated_frame_then_hangup_harms_nobody(dataset):
         good.close()
 
 
+def test_a_file_replaced_by_a_fifo_fails_its_sample_instead_of_hanging_a_worker(dataset):
+    # The load drops rows whose path is not a regular file; a path that turns
+    # into a FIFO afterwards must not block the worker in open() for ever.
+    with Mogend(dataset, config(dataset, shuffle=False), workers=1) as d:
+        fifo = dataset / "images" / "img0085.png"  # batch 8: the ring holds 4
+        fifo.unlink()
+        os.mkfifo(fifo)
+        client = mogen.Client(d.socket, "train", timeout=20)
+        errors = []
+        for _ in range(10):
+            x, y, info = client.next_batch()
+            errors += [(e["row"], e["reason"]) for e in info["errors"]]
+        assert errors == [(85, "not a regular file")]
+        client.close()
+
+
 def test_release_of_a_slot_not_held_is_an_error_but_keeps_the_connection(dataset):
     with Mogend(dataset, config(dataset), workers=1) as d:
         s = raw_connect(d.socket)
