@@ -6,6 +6,7 @@
  * one during a callback marks it closing and lets libuv finish, so no code
  * ever touches a freed connection.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "alloc.h"
 #include "frame.h"
 #include "internal.h"
+#include "jsonw.h"
 #include "log.h"
 
 /* Bytes asked of the kernel per read; requests are small. */
@@ -229,6 +231,18 @@ int conn_send(conn_t *conn, uint16_t type, const cJSON *body)
 {
     size_t len;
     uint8_t *frame = conn_encode(type, body, &len);
+    return conn_queue(conn, frame, len);
+}
+
+int conn_send_json(conn_t *conn, uint16_t type, jsonw_t *w)
+{
+    uint8_t *frame = (uint8_t *)w->buf;
+    size_t len = w->len;
+
+    assert(w->start == MOGEN_FRAME_HEADER_SIZE);
+    mogen_frame_encode_header(frame, type, (uint32_t)jsonw_text_len(w));
+    w->buf = NULL;
+    jsonw_free(w);
     return conn_queue(conn, frame, len);
 }
 

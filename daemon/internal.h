@@ -28,6 +28,7 @@
 #include "scheduler.h"
 
 struct cJSON;
+struct jsonw;
 typedef struct daemon_state daemon_t;
 typedef struct conn conn_t;
 
@@ -284,6 +285,13 @@ void conn_on_closed(uv_handle_t *handle);
 int conn_send(conn_t *conn, uint16_t type, const struct cJSON *body);
 /* Sends a frame with the fd attached (SCM_RIGHTS). */
 int conn_send_with_fd(conn_t *conn, uint16_t type, const struct cJSON *body, int fd);
+/*
+ * Queues one frame whose body is the text of w, which must have been started
+ * with jsonw_init(w, MOGEN_FRAME_HEADER_SIZE): the header goes into that room
+ * and the buffer is sent as is, taken from w (left empty). Returns as
+ * conn_send.
+ */
+int conn_send_json(conn_t *conn, uint16_t type, struct jsonw *w);
 /* Sends ERROR {code, message}; closes the conn afterwards when close_after. */
 void conn_send_error(conn_t *conn, const char *code, int close_after, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -85,8 +85,25 @@ typedef struct mogen__frame {
 
 /* Connects a SOCK_STREAM socket to path; returns the fd or a negative code. */
 MOGEN__HIDDEN int mogen__sock_connect(const char *path, int timeout_ms);
+/* A frame to send: type and body (len bytes of JSON; may be empty). */
+typedef struct mogen__out_frame {
+    uint16_t type;
+    const char *body; /* Not owned; only read during the send. */
+    size_t len;
+} mogen__out_frame_t;
+
+/* Most frames one mogen__send_frames call takes: RELEASE + NEXT. */
+#define MOGEN__MAX_SEND_FRAMES 2
+
 /* Sends one frame; returns 0 or a negative code (MOGEN_ETIMEDOUT, -EPIPE). */
 MOGEN__HIDDEN int mogen__send_frame(int sock, uint16_t type, const char *body, size_t len);
+/*
+ * Sends up to MOGEN__MAX_SEND_FRAMES frames in one write where the kernel
+ * allows, continuing after short writes. Returns 0, MOGEN_EINVAL (too many
+ * frames or a body over MOGEN_FRAME_MAX_REQUEST; nothing sent) or a send
+ * error.
+ */
+MOGEN__HIDDEN int mogen__send_frames(int sock, const mogen__out_frame_t *frames, size_t count);
 /*
  * Receives one whole frame with a body of at most max_body bytes, and the fd
  * (if any) sent with it. Returns 0, MOGEN_ECLOSED at end of stream,

@@ -72,45 +72,76 @@ int mogen__sock_connect(const char *path, int timeout_ms)
 }
 
 /*
- * Sends header and body with one sendmsg where possible, continuing after
- * short writes. MSG_NOSIGNAL turns a closed peer into -EPIPE instead of a
+ * Sends every byte of iov[0..count) with as few sendmsg calls as the kernel
+ * allows (one, normally), continuing after short writes: entries already
+ * sent are skipped and a partly sent one is advanced in place, so iov is
+ * consumed. MSG_NOSIGNAL turns a closed peer into -EPIPE instead of a
  * SIGPIPE that would kill the trainer.
  */
-int mogen__send_frame(int sock, uint16_t type, const char *body, size_t len)
+static int io_send_iov(int sock, struct iovec *iov, size_t count)
 {
-    uint8_t hdr[MOGEN_FRAME_HEADER_SIZE];
-    struct iovec iov[2];
-    struct msghdr msg;
-    size_t total = sizeof hdr + len;
-    size_t sent = 0;
-
-    if (len > MOGEN_FRAME_MAX_REQUEST)
-        return MOGEN_EINVAL;
-    mogen_frame_encode_header(hdr, type, (uint32_t)len);
-    while (sent < total) {
+    while (count > 0) {
+        struct msghdr msg;
         ssize_t n;
+
         memset(&msg, 0, sizeof msg);
-        if (sent < sizeof hdr) {
-            iov[0].iov_base = hdr + sent;
-            iov[0].iov_len = sizeof hdr - sent;
-            iov[1].iov_base = (void *)body;
-            iov[1].iov_len = len;
-            msg.msg_iovlen = len > 0 ? 2 : 1;
-        } else {
-            iov[0].iov_base = (void *)(body + (sent - sizeof hdr));
-            iov[0].iov_len = total - sent;
-            msg.msg_iovlen = 1;
-        }
         msg.msg_iov = iov;
+        msg.msg_iovlen = count;
         n = sendmsg(sock, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return io_errno(errno);
         }
-        sent += (size_t)n;
+        while (count > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            count--;
+        }
+        if (count > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
     }
     return 0;
+}
+
+/*
+ * Sends frames[0..count) back to back in one sendmsg where possible, so
+ * that the daemon reads them in one wake-up (RELEASE + NEXT: see
+ * mogen_release_next). Returns 0, MOGEN_EINVAL for more than
+ * MOGEN__MAX_SEND_FRAMES frames or a body over the request limit (nothing
+ * is sent then), or a send error.
+ */
+int mogen__send_frames(int sock, const mogen__out_frame_t *frames, size_t count)
+{
+    uint8_t hdr[MOGEN__MAX_SEND_FRAMES][MOGEN_FRAME_HEADER_SIZE];
+    struct iovec iov[2 * MOGEN__MAX_SEND_FRAMES];
+    size_t n = 0;
+
+    if (count > MOGEN__MAX_SEND_FRAMES)
+        return MOGEN_EINVAL;
+    for (size_t i = 0; i < count; i++) {
+        if (frames[i].len > MOGEN_FRAME_MAX_REQUEST)
+            return MOGEN_EINVAL;
+        mogen_frame_encode_header(hdr[i], frames[i].type, (uint32_t)frames[i].len);
+        iov[n].iov_base = hdr[i];
+        iov[n].iov_len = sizeof hdr[i];
+        n++;
+        if (frames[i].len > 0) {
+            iov[n].iov_base = (void *)frames[i].body;
+            iov[n].iov_len = frames[i].len;
+            n++;
+        }
+    }
+    return io_send_iov(sock, iov, n);
+}
+
+int mogen__send_frame(int sock, uint16_t type, const char *body, size_t len)
+{
+    mogen__out_frame_t frame = {type, body, len};
+
+    return mogen__send_frames(sock, &frame, 1);
 }
 
 /* Keeps the first fd received in *fd and closes any other. */

@@ -16,6 +16,9 @@
 #include "client_internal.h"
 #include "message.h"
 
+/* Room for a RELEASE body: {"slot":4294967295} is 20 bytes and a NUL. */
+#define MOGEN__RELEASE_BODY_MAX 32
+
 struct mogen_client {
     int sock;              /* Connection to the daemon; owned. */
     int dead;              /* 0, or the code every call returns once unusable. */
@@ -377,19 +380,15 @@ static int client_end_of_epoch(mogen_client_t *c, const mogen__frame_t *f, mogen
 }
 
 /*
- * Sends NEXT and reads frames until its reply. An ERROR not_leased can only
- * answer an earlier RELEASE (RELEASE has no reply of its own; see
- * docs/protocol.md), so it is noted and skipped; the reply to NEXT follows.
+ * Reads frames until the reply to the NEXT just sent, and fills *b from it.
+ * An ERROR not_leased can only answer an earlier RELEASE (RELEASE has no
+ * reply of its own; see docs/protocol.md), so it is noted and skipped; the
+ * reply to NEXT follows.
  */
-int mogen_next(mogen_client_t *c, mogen_batch_t *b)
+static int client_await_next(mogen_client_t *c, mogen_batch_t *b)
 {
     int rc;
 
-    if (c->dead)
-        return c->dead;
-    rc = mogen__send_frame(c->sock, MOGEN_MSG_NEXT, "{}", 2);
-    if (rc < 0)
-        return client_kill(c, client_fail(c, rc, "cannot send NEXT: %s", mogen_strerror(rc)));
     for (;;) {
         mogen__frame_t f;
         rc = mogen__recv_frame(c->sock, MOGEN_FRAME_MAX_REPLY, &f);
@@ -424,24 +423,84 @@ int mogen_next(mogen_client_t *c, mogen_batch_t *b)
     }
 }
 
-int mogen_release(mogen_client_t *c, mogen_batch_t *b)
+int mogen_next(mogen_client_t *c, mogen_batch_t *b)
 {
-    char body[32];
-    int len;
     int rc;
 
-    if (b->client != c || b->base == NULL || b->slot >= c->layout.slot_count ||
-        !c->leased[b->slot])
-        return client_fail(c, MOGEN_ENOTLEASED, "this batch holds no slot of this client");
-    c->leased[b->slot] = 0;
-    b->base = NULL;
     if (c->dead)
         return c->dead;
-    len = snprintf(body, sizeof body, "{\"slot\":%u}", b->slot);
-    rc = mogen__send_frame(c->sock, MOGEN_MSG_RELEASE, body, (size_t)len);
+    rc = mogen__send_frame(c->sock, MOGEN_MSG_NEXT, "{}", 2);
+    if (rc < 0)
+        return client_kill(c, client_fail(c, rc, "cannot send NEXT: %s", mogen_strerror(rc)));
+    return client_await_next(c, b);
+}
+
+/* Whether *b holds a slot of c (filled by mogen_next and not yet released). */
+static int client_holds(const mogen_client_t *c, const mogen_batch_t *b)
+{
+    return b->client == c && b->base != NULL && b->slot < c->layout.slot_count &&
+           c->leased[b->slot];
+}
+
+/*
+ * Forgets b's lease and writes the RELEASE body for its slot into body
+ * (room for MOGEN__RELEASE_BODY_MAX bytes). Returns the body's length. The
+ * caller has checked client_holds.
+ */
+static size_t client_take_back(mogen_client_t *c, mogen_batch_t *b, char *body)
+{
+    int len = snprintf(body, MOGEN__RELEASE_BODY_MAX, "{\"slot\":%u}", b->slot);
+
+    c->leased[b->slot] = 0;
+    b->base = NULL;
+    return (size_t)len;
+}
+
+int mogen_release(mogen_client_t *c, mogen_batch_t *b)
+{
+    char body[MOGEN__RELEASE_BODY_MAX];
+    size_t len;
+    int rc;
+
+    if (!client_holds(c, b))
+        return client_fail(c, MOGEN_ENOTLEASED, "this batch holds no slot of this client");
+    len = client_take_back(c, b, body);
+    if (c->dead)
+        return c->dead;
+    rc = mogen__send_frame(c->sock, MOGEN_MSG_RELEASE, body, len);
     if (rc < 0)
         return client_kill(c, client_fail(c, rc, "cannot send RELEASE: %s", mogen_strerror(rc)));
     return 0;
+}
+
+/*
+ * RELEASE and NEXT in one write: the daemon reads both in one wake-up and
+ * answers the NEXT before it hands the freed slot to a worker, where
+ * mogen_release followed by mogen_next costs it two wake-ups and lets the
+ * refill job go out first. A batch that holds nothing of c (zeroed, after
+ * END_OF_EPOCH, already released) makes this plain mogen_next.
+ */
+int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
+{
+    char body[MOGEN__RELEASE_BODY_MAX];
+    mogen__out_frame_t frames[2];
+    int rc;
+
+    if (!client_holds(c, b))
+        return mogen_next(c, b);
+    frames[0].type = MOGEN_MSG_RELEASE;
+    frames[0].body = body;
+    frames[0].len = client_take_back(c, b, body);
+    frames[1].type = MOGEN_MSG_NEXT;
+    frames[1].body = "{}";
+    frames[1].len = 2;
+    if (c->dead)
+        return c->dead;
+    rc = mogen__send_frames(c->sock, frames, 2);
+    if (rc < 0)
+        return client_kill(c, client_fail(c, rc, "cannot send RELEASE and NEXT: %s",
+                                          mogen_strerror(rc)));
+    return client_await_next(c, b);
 }
 
 const void *mogen_batch_tensor_at(const mogen_batch_t *b, size_t index)

@@ -8,13 +8,12 @@
  * when it is done with it, which lets the daemon refill the slot.
  *
  *     mogen_client_t *c;
- *     mogen_batch_t b;
+ *     mogen_batch_t b = {0};
  *     int rc = mogen_connect(&c, "/run/mogen/mogen.sock", "train", NULL);
  *     if (rc < 0) { fprintf(stderr, "%s\n", mogen_strerror(rc)); return 1; }
- *     while ((rc = mogen_next(c, &b)) == 0) {
+ *     while ((rc = mogen_release_next(c, &b)) == 0) {
  *         const uint8_t *x = mogen_batch_tensor(&b, "x");
  *         ...train on b.size samples...
- *         mogen_release(c, &b);
  *     }
  *     if (rc != MOGEN_END_OF_EPOCH) fprintf(stderr, "%s\n", mogen_client_error_message(c));
  *     mogen_close(c);
@@ -200,9 +199,10 @@ const char *mogen_welcome_json(const mogen_client_t *client);
  */
 void mogen_position(const mogen_client_t *client, uint32_t *epoch, uint32_t *batch);
 
-/* One batch: filled by mogen_next, given back by mogen_release. The caller
- * owns the struct (it may live on the stack); the bytes belong to the
- * daemon's shared memory. */
+/* One batch: filled by mogen_next, given back by mogen_release, or both at
+ * once by mogen_release_next. The caller owns the struct (it may live on
+ * the stack); the bytes belong to the daemon's shared memory. Zero it
+ * before its first mogen_release_next (mogen_batch_t b = {0};). */
 typedef struct mogen_batch {
     void *data;           /* For the caller; the library never touches it. */
     uint32_t slot;        /* Slot index in the ring. */
@@ -231,6 +231,20 @@ int mogen_next(mogen_client_t *client, mogen_batch_t *batch);
  * released, or from another client), or a send error.
  */
 int mogen_release(mogen_client_t *client, mogen_batch_t *batch);
+
+/*
+ * The step of a training loop: gives back the batch *batch holds and asks
+ * for the next one into the same struct, both frames in one write, then
+ * waits and returns like mogen_next. The daemon then reads both in one
+ * wake-up and answers the NEXT before it refills the freed slot, which
+ * makes the round trip shorter than mogen_release followed by mogen_next.
+ * When *batch holds no slot of this client (zeroed, after
+ * MOGEN_END_OF_EPOCH, already released) it is just mogen_next. Pointers
+ * into the old batch are invalid once it is called, whatever it returns.
+ * To hold several batches at once, or to give one back without asking for
+ * another, use mogen_next and mogen_release.
+ */
+int mogen_release_next(mogen_client_t *client, mogen_batch_t *batch);
 
 /* Tensor `name` (or number `index`) of the batch in the read-only mapping,
  * C-contiguous with the tensor's shape; NULL when there is no such tensor

@@ -4,13 +4,14 @@
  *
  *   build/bench/bench_rtt SOCKET STREAM COUNT [PAUSE_US]
  *
- * Connects to STREAM, then COUNT times: releases the batch it holds and asks
- * for the next one (mogen_release + mogen_next), timing the pair. Between
- * two iterations it sleeps PAUSE_US microseconds (default 2000) so that the
+ * Connects to STREAM, then COUNT times: gives back the batch it holds and
+ * asks for the next one with mogen_release_next, the call a trainer's loop
+ * makes (both frames in one write), timing that call. Between two
+ * iterations it sleeps PAUSE_US microseconds (default 2000) so that the
  * daemon has refilled the ring and every NEXT finds a batch ready: the figure
- * is then the protocol's cost (two frames out, one frame in, a poll wake-up
- * on each side), not the time to decode an image. END_OF_EPOCH replies are
- * not counted. With PAUSE_US 0 it also shows the sustained rate.
+ * is then the protocol's cost (two frames out in one write, one frame in, a
+ * poll wake-up on each side), not the time to decode an image. END_OF_EPOCH
+ * replies are not counted. With PAUSE_US 0 it also shows the sustained rate.
  *
  * Prints one line of key=value pairs:
  *   bench_rtt count=5000 median_us=31.2 p10_us=... p90_us=... p99_us=...
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
     char errbuf[256] = "";
     long count, pause_us, done = 0;
     double *t, sum = 0, t_start, t_end;
-    int rc, held = 0;
+    int rc;
 
     if (argc < 4) {
         fprintf(stderr, "usage: bench_rtt SOCKET STREAM COUNT [PAUSE_US]\n");
@@ -82,17 +83,12 @@ int main(int argc, char **argv)
     while (done < count) {
         double t0 = rtt_now(), t1;
 
-        if (held && (rc = mogen_release(c, &b)) < 0)
-            break;
-        held = 0;
-        rc = mogen_next(c, &b);
+        rc = mogen_release_next(c, &b);
         t1 = rtt_now();
         if (rc < 0)
             break;
-        if (rc == 0) {
-            held = 1;
+        if (rc == 0)
             t[done++] = (t1 - t0) * 1e6;
-        }
         if (pause_us > 0) {
             struct timespec ts = {pause_us / 1000000, (pause_us % 1000000) * 1000};
 

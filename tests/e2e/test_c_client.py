@@ -74,3 +74,47 @@ def test_c_example_reports_the_daemons_error(dataset):
                              capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert 'no stream named "nope"; streams are: train' in run.stderr
+
+
+def run_epoch_tool(socket, release_after):
+    """Runs build/tools/mogen-epoch; returns its batches as (epoch, index,
+    [(row, label), ...]) and the rest of its lines."""
+    run = subprocess.run([str(BUILD / "tools" / "mogen-epoch"), socket, "train",
+                          str(release_after)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    batches, other = [], []
+    for line in run.stdout.splitlines():
+        m = re.match(r"batch (\d+) (\d+) (\d+):(.*)", line)
+        if m:
+            samples = [(int(r), label) for r, label in
+                       (s.split("=") for s in m[4].split())]
+            assert len(samples) == int(m[3])
+            batches.append((int(m[1]), int(m[2]), samples))
+        else:
+            other.append(line)
+    return batches, other
+
+
+@pytest.mark.parametrize("release_after", [0, 2])
+def test_release_next_consumes_an_epoch_with_every_row_once(dataset, release_after):
+    """A loop of mogen_release_next sees each row of the epoch exactly once,
+    with its label, and then the next epoch. With release_after = 2 the
+    second batch is released first, so the following mogen_release_next holds
+    nothing and must act as mogen_next (sending no RELEASE the daemon would
+    refuse with not_leased)."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        batches, other = run_epoch_tool(d.socket, release_after)
+        log = d.logs()
+    epoch0 = [b for b in batches if b[0] == 0]
+    assert [b[1] for b in epoch0] == [0, 1, 2, 3, 4]
+    rows = [row for _, _, samples in epoch0 for row, _ in samples]
+    assert sorted(rows) == list(range(23))
+    for _, _, samples in epoch0:
+        for row, label in samples:
+            assert label == "xyz"[row % 3], (row, label)
+    assert batches[-1][:2] == (1, 0) and len(batches[-1][2]) == 5
+    want = ["end of epoch 0", "error message: "]
+    if release_after:
+        want.insert(0, "released")
+    assert other == want
+    assert "not_leased" not in log

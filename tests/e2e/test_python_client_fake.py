@@ -44,6 +44,28 @@ def test_epoch_ends_and_positions(fake):
         assert c.position == (1, 1)
 
 
+def test_full_and_short_batches_give_fresh_dicts_and_owned_info_arrays(fake):
+    """The client keeps one set of views per slot and hands a full batch's views
+    out as they are; a short batch is sliced. Either way y is a new dict (the
+    fake refills slot 0 every time) and the info arrays are the caller's own."""
+    with mogen.Client(fake.path, "train") as c:
+        sizes = []
+        for x, y, info in c.epoch():
+            n = info["size"]
+            sizes.append(n)
+            assert x.shape == (n, 4, 4, 1) and not x.flags.writeable
+            assert y["a_output"].shape == (n, 3) and y["b_output"].shape == (n,)
+            assert info["row_ids"].dtype == np.int64 and info["row_ids"].flags.owndata
+            assert info["failed"].dtype == bool and info["failed"].flags.owndata
+            assert info["row_ids"].shape == info["failed"].shape == (n,)
+            assert info["slot"] == 0
+            y["added_by_the_caller"] = None
+        assert sizes == [4, 4, 2]
+        x, y, info = c.next_batch()
+        assert set(y) == {"a_output", "b_output"}
+        assert info["row_ids"].tolist() == [0, 1, 2, 3] and (x == fake.x[:4]).all()
+
+
 def test_connection_dropped_mid_epoch_is_daemon_gone(tmp_path):
     x = np.zeros((10, 2, 2, 1), np.uint8)
     stream = FakeStream("train", x, {"a_output": np.arange(10) % 2}, 2)

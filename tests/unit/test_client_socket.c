@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -356,6 +358,189 @@ static void handshake_fd_and_batches(void **state)
     fake_join(&f);
 }
 
+/*
+ * Reads once, without waiting for more, and checks that the bytes are
+ * exactly a RELEASE of `slot` followed by a NEXT: the two frames of
+ * mogen_release_next, sent in one write, arrive together.
+ */
+static void fake_expect_release_next_in_one_read(fake_t *f, unsigned slot)
+{
+    uint8_t want[64];
+    uint8_t got[sizeof want + 1];
+    char release[32];
+    size_t len = 0;
+    ssize_t n;
+
+    snprintf(release, sizeof release, "{\"slot\":%u}", slot);
+    mogen_frame_encode_header(want, MOGEN_MSG_RELEASE, (uint32_t)strlen(release));
+    len += MOGEN_FRAME_HEADER_SIZE;
+    memcpy(want + len, release, strlen(release));
+    len += strlen(release);
+    mogen_frame_encode_header(want + len, MOGEN_MSG_NEXT, 2);
+    len += MOGEN_FRAME_HEADER_SIZE;
+    memcpy(want + len, "{}", 2);
+    len += 2;
+    n = recv(f->sock, got, sizeof got, 0);
+    if (n != (ssize_t)len || memcmp(got, want, len) != 0)
+        fake_problem(f, "RELEASE + NEXT did not arrive as one read of exactly those frames");
+}
+
+/* Expects RELEASE of `slot`. */
+static void fake_expect_release(fake_t *f, uint64_t slot)
+{
+    cJSON *body = fake_expect(f, MOGEN_MSG_RELEASE);
+    uint64_t got = UINT64_MAX;
+
+    if (body == NULL || mogen_message_get_uint(body, "slot", 10, &got) < 0 || got != slot)
+        fake_problem(f, "RELEASE names the wrong slot");
+    cJSON_Delete(body);
+}
+
+/* A zeroed batch asks with NEXT alone; a held one sends RELEASE + NEXT in
+ * one write; a released one, or one after END_OF_EPOCH, NEXT alone. */
+static void script_release_next(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 1, \"epoch\": 3, \"batch\": 4, \"size\": 2}", -1);
+    fake_expect_release_next_in_one_read(f, 1);
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 2, \"epoch\": 3, \"batch\": 5, \"size\": 1}", -1);
+    fake_expect_release(f, 2);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_END_OF_EPOCH, "{\"epoch\": 3}", -1);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 0, \"epoch\": 4, \"batch\": 0, \"size\": 2}", -1);
+    if (fake_recv(f, &body) != -1)
+        fake_problem(f, "the client sent more than it was asked to");
+    cJSON_Delete(body);
+}
+
+static void release_next_sends_both_frames_in_one_write(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b = {0};
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_release_next);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    b.data = &f;
+
+    assert_int_equal(mogen_release_next(c, &b), 0); /* Zeroed: NEXT alone. */
+    assert_int_equal(b.slot, 1);
+    assert_int_equal(b.batch, 4);
+    assert_ptr_equal(b.data, &f);
+
+    assert_int_equal(mogen_release_next(c, &b), 0); /* RELEASE 1 + NEXT. */
+    assert_int_equal(b.slot, 2);
+    assert_int_equal(b.batch, 5);
+    assert_int_equal(b.size, 1);
+    assert_non_null(mogen_batch_tensor(&b, "x"));
+
+    assert_int_equal(mogen_release(c, &b), 0);
+    assert_int_equal(mogen_release_next(c, &b), MOGEN_END_OF_EPOCH); /* Released: NEXT. */
+    assert_int_equal(b.epoch, 3);
+    assert_null(b.base);
+
+    assert_int_equal(mogen_release_next(c, &b), 0); /* After END_OF_EPOCH: NEXT. */
+    assert_int_equal(b.slot, 0);
+    assert_int_equal(b.epoch, 4);
+    assert_int_equal(b.batch, 0);
+    assert_ptr_equal(b.data, &f);
+    assert_string_equal(mogen_client_error_message(c), "");
+    mogen_close(c);
+    fake_join(&f);
+}
+
+/* Big enough that two frames overflow a minimal socket buffer. */
+#define BIG_BODY (MOGEN_FRAME_MAX_REQUEST - 2)
+
+typedef struct slow_reader {
+    int sock;
+    uint8_t *buf;
+    size_t want;
+    size_t got;
+} slow_reader_t;
+
+/* Waits past the sender's timeout, so that its first sendmsg returns
+ * short, then reads everything. */
+static void *slow_reader_main(void *arg)
+{
+    slow_reader_t *r = arg;
+    struct timespec pause = {0, 150 * 1000 * 1000};
+
+    nanosleep(&pause, NULL);
+    while (r->got < r->want) {
+        ssize_t n = recv(r->sock, r->buf + r->got, r->want - r->got, 0);
+        if (n <= 0)
+            break;
+        r->got += (size_t)n;
+    }
+    return NULL;
+}
+
+static void send_frames_continues_after_a_short_write(void **state)
+{
+    int sv[2];
+    int small = 4096;
+    struct timeval timeout = {0, 100 * 1000};
+    char *body = malloc(BIG_BODY);
+    mogen__out_frame_t frames[2];
+    slow_reader_t r;
+    pthread_t thread;
+    size_t frame_len = MOGEN_FRAME_HEADER_SIZE + BIG_BODY;
+    (void)state;
+
+    assert_non_null(body);
+    for (size_t i = 0; i < BIG_BODY; i++)
+        body[i] = (char)('a' + i % 26);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout), 0);
+    memset(&r, 0, sizeof r);
+    r.sock = sv[1];
+    r.want = 2 * frame_len;
+    r.buf = malloc(r.want);
+    assert_non_null(r.buf);
+    assert_int_equal(pthread_create(&thread, NULL, slow_reader_main, &r), 0);
+
+    frames[0] = (mogen__out_frame_t){MOGEN_MSG_RELEASE, body, BIG_BODY};
+    frames[1] = (mogen__out_frame_t){MOGEN_MSG_NEXT, body, BIG_BODY};
+    assert_int_equal(mogen__send_frames(sv[0], frames, 2), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+
+    assert_int_equal(r.got, r.want);
+    for (int i = 0; i < 2; i++) {
+        mogen_frame_header_t h;
+        const uint8_t *frame = r.buf + (size_t)i * frame_len;
+        assert_int_equal(mogen_frame_decode_header(frame, frame_len, MOGEN_FRAME_MAX_REQUEST, &h), 1);
+        assert_int_equal(h.type, i == 0 ? MOGEN_MSG_RELEASE : MOGEN_MSG_NEXT);
+        assert_int_equal(h.length, BIG_BODY);
+        assert_memory_equal(frame + MOGEN_FRAME_HEADER_SIZE, body, BIG_BODY);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    free(r.buf);
+    free(body);
+}
+
+static void send_frames_refuses_what_it_cannot_send(void **state)
+{
+    mogen__out_frame_t frames[MOGEN__MAX_SEND_FRAMES + 1];
+    (void)state;
+
+    for (size_t i = 0; i < MOGEN__MAX_SEND_FRAMES + 1; i++)
+        frames[i] = (mogen__out_frame_t){MOGEN_MSG_NEXT, "{}", 2};
+    /* Refused before any write: the fd is never used. */
+    assert_int_equal(mogen__send_frames(-1, frames, MOGEN__MAX_SEND_FRAMES + 1), MOGEN_EINVAL);
+    frames[0].len = MOGEN_FRAME_MAX_REQUEST + 1;
+    assert_int_equal(mogen__send_frames(-1, frames, 1), MOGEN_EINVAL);
+}
+
 static void script_unknown_stream(fake_t *f)
 {
     cJSON_Delete(fake_expect(f, MOGEN_MSG_HELLO));
@@ -566,6 +751,9 @@ int main(void)
         cmocka_unit_test(timeout_breaks_the_client),
         cmocka_unit_test(status_returns_the_reply_json),
         cmocka_unit_test(connect_without_a_daemon_says_so),
+        cmocka_unit_test(release_next_sends_both_frames_in_one_write),
+        cmocka_unit_test(send_frames_continues_after_a_short_write),
+        cmocka_unit_test(send_frames_refuses_what_it_cannot_send),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

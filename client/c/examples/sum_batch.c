@@ -3,8 +3,10 @@
  *
  * Connects to a running mogend, takes batches of one stream, and prints
  * for each the sum of its image tensor and the class of its first sample
- * for every output, then releases it. The sums let a test compare the
- * bytes the C client sees with what another client saw.
+ * for every output. Each mogen_release_next gives the batch before back and
+ * asks for the next one in one step, as a training loop would; mogen_close
+ * gives back the last. The sums let a test compare the bytes the C client
+ * sees with what another client saw.
  *
  *   sum_batch SOCKET STREAM [BATCHES]
  *
@@ -60,7 +62,7 @@ int main(int argc, char **argv)
 {
     mogen_connect_options_t opts;
     mogen_client_t *c;
-    mogen_batch_t b;
+    mogen_batch_t b = {0}; /* Zeroed: the first mogen_release_next has nothing to give back. */
     char err[512] = "";
     long want = argc > 3 ? strtol(argv[3], NULL, 10) : 1;
     int rc;
@@ -91,7 +93,7 @@ int main(int argc, char **argv)
         const uint64_t *shape = mogen_tensor_shape(c, (size_t)x);
         uint64_t per_sample = 1;
 
-        rc = mogen_next(c, &b);
+        rc = mogen_release_next(c, &b);
         if (rc == MOGEN_END_OF_EPOCH) {
             printf("end of epoch %u\n", b.epoch);
             continue;
@@ -108,9 +110,6 @@ int main(int argc, char **argv)
                    k >= 0 ? mogen_output_class_name(c, o, (size_t)k) : "?");
         }
         printf("\n");
-        rc = mogen_release(c, &b);
-        if (rc < 0)
-            break;
         n++;
     }
     if (rc < 0) {

@@ -37,7 +37,11 @@ _DTYPES = {
 # Room for a few fds in one control message; the daemon sends one, and any
 # extra is closed rather than leaked.
 _MAX_FDS = 4
+_ANCILLARY_SPACE = socket.CMSG_SPACE(_MAX_FDS * 4)
 _RECV_CHUNK = 1 << 16
+
+# NEXT never changes: encoded once rather than on every batch.
+_NEXT_FRAME = protocol.encode_frame(MsgType.NEXT, {})
 
 
 class Output:
@@ -149,8 +153,7 @@ class _Conn:
     def _fill(self):
         """Reads more bytes (and fds) into buf; raises DaemonGone at EOF."""
         try:
-            data, ancdata, flags, _ = self.sock.recvmsg(
-                _RECV_CHUNK, socket.CMSG_SPACE(_MAX_FDS * 4))
+            data, ancdata, flags, _ = self.sock.recvmsg(_RECV_CHUNK, _ANCILLARY_SPACE)
         except socket.timeout:
             raise MogenTimeout(f"no reply from mogend at {self.path} within the timeout") \
                 from None
@@ -170,11 +173,12 @@ class _Conn:
     def recv(self):
         """Returns the next frame as (MsgType, body dict)."""
         while True:
-            frame = protocol.decode_frame(self.buf)
-            if frame is not None:
-                msg_type, body, used = frame
-                del self.buf[:used]
-                return msg_type, body
+            if self.buf:  # after a whole frame the buffer is usually empty
+                frame = protocol.decode_frame(self.buf)
+                if frame is not None:
+                    msg_type, body, used = frame
+                    del self.buf[:used]
+                    return msg_type, body
             self._fill()
 
     def take_fd(self):
@@ -204,6 +208,54 @@ def status(socket_path, timeout=5.0):
         return body
     finally:
         conn.close()
+
+
+class _Slot:
+    """The arrays of one ring slot, made once at WELCOME.
+
+    A full batch hands these views out as they are; only a short batch (the
+    last of an epoch) slices them. ``y`` is a list of (output name, view);
+    ``row_ids`` and ``errors`` are None when WELCOME has no such tensor.
+    """
+
+    __slots__ = ("x", "y", "row_ids", "errors", "release")
+
+    def __init__(self, views, output_names, release):
+        self.x = views["x"]
+        self.y = [(name, views[name]) for name in output_names]
+        self.row_ids = views.get("row_ids")
+        self.errors = views.get("errors")
+        self.release = release  # the RELEASE frame for this slot
+
+    def arrays(self, size):
+        """Returns ``(x, y, row_ids, failed)`` for the first ``size`` samples:
+        views for x and y (a new dict each time), owned arrays for the rest."""
+        if size == len(self.x):
+            x, y = self.x, dict(self.y)
+            row_ids, errors = self.row_ids, self.errors
+        else:
+            x, y = self.x[:size], {name: v[:size] for name, v in self.y}
+            row_ids = None if self.row_ids is None else self.row_ids[:size]
+            errors = None if self.errors is None else self.errors[:size]
+        row_ids = np.empty(0, np.int64) if row_ids is None else row_ids.copy()
+        failed = np.zeros(size, bool) if errors is None else errors.astype(bool)
+        return x, y, row_ids, failed
+
+
+def _batch_fields(body):
+    """Returns BATCH's ``(slot, size, epoch, batch)``, raising ProtocolError
+    when one is missing or not an integer."""
+    try:
+        slot, size, epoch, batch = body["slot"], body["size"], body["epoch"], body["batch"]
+    except KeyError:
+        pass
+    else:
+        # type() rather than isinstance(): True is not a slot number.
+        if type(slot) is type(size) is type(epoch) is type(batch) is int:
+            return slot, size, epoch, batch
+    for key in ("slot", "size", "epoch", "batch"):
+        _need(body, key, int, "BATCH")  # raises, naming the field
+    raise ProtocolError(f"BATCH is malformed: {body!r}")
 
 
 def _need(body, key, kind, frame="WELCOME"):
@@ -258,7 +310,7 @@ class Client:
         self._conn = None
         self._mm = None
         self._held = None  # slot index leased to us, or None
-        self._views = []
+        self._slots = []  # a _Slot per ring slot
         self._closed = False
         self._conn = _Conn(_connect(self.socket_path, timeout), self.socket_path)
         try:
@@ -286,6 +338,7 @@ class Client:
         self.shm_size = _need(w, "shm_size", int)
         self.image = w.get("image") or {}
         self.position = (int(w.get("epoch", 0)), int(w.get("batch", 0)))
+        self._batches_per_epoch = self._total_batches(w)
         if self.slot_count < 1 or self.slot_size < 1:
             raise ProtocolError(f"WELCOME has slot_count {self.slot_count}, "
                                 f"slot_size {self.slot_size}")
@@ -328,8 +381,9 @@ class Client:
 
         for slot in range(self.slot_count):
             base = slot * self.slot_size
-            self._views.append({
-                name: _view(self._mm, t, base) for name, t in self.tensors.items()})
+            views = {name: _view(self._mm, t, base) for name, t in self.tensors.items()}
+            release = protocol.encode_frame(MsgType.RELEASE, {"slot": slot})
+            self._slots.append(_Slot(views, self.output_names, release))
 
     def _check_tensor(self, t):
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
@@ -357,58 +411,64 @@ class Client:
         if self._held is None:
             return b""
         slot, self._held = self._held, None
-        return protocol.encode_frame(MsgType.RELEASE, {"slot": slot})
+        return self._slots[slot].release
 
-    def _advance(self, epoch, batch):
-        """Sets position to the batch this rank receives after (epoch, batch)."""
-        total = self.welcome.get("batches_per_epoch")
+    def _total_batches(self, w):
+        """Batches per epoch for all ranks together, from WELCOME (older
+        daemons do not send batches_per_epoch)."""
+        total = w.get("batches_per_epoch")
         if total is None:
             if self.world == 1:
                 total = self.steps_per_epoch
             elif self.rows is not None:
-                whole = (math.floor if self.welcome.get("drop_last") else math.ceil)
+                whole = (math.floor if w.get("drop_last") else math.ceil)
                 total = whole(self.rows / self.batch_size)
             else:
                 total = self.steps_per_epoch * self.world
-        nxt = batch + self.world
-        self.position = (epoch, nxt) if nxt < total else (epoch + 1, self.rank)
+        return total
 
-    def _next(self):
-        """Requests one batch. Returns (x, y, info), or None at END_OF_EPOCH."""
-        if self._closed:
-            raise MogenError("the client is closed")
-        self._conn.send(self._release_frame() + protocol.encode_frame(MsgType.NEXT, {}))
-        msg_type, body = self._conn.recv()
-        if msg_type == MsgType.END_OF_EPOCH:
+    def _advance(self, epoch, batch):
+        """Sets position to the batch this rank receives after (epoch, batch)."""
+        nxt = batch + self.world
+        self.position = ((epoch, nxt) if nxt < self._batches_per_epoch
+                         else (epoch + 1, self.rank))
+
+    def _not_a_batch(self, msg_type, body):
+        """Handles a reply to NEXT other than BATCH: returns None at
+        END_OF_EPOCH, raises for anything else."""
+        if msg_type is MsgType.END_OF_EPOCH:
             epoch = body.get("epoch")
             if isinstance(epoch, int) and self.position[0] <= epoch:
                 self.position = (epoch + 1, self.rank)
             return None
-        if msg_type == MsgType.ERROR:
+        if msg_type is MsgType.ERROR:
             raise daemon_error(body)
-        if msg_type != MsgType.BATCH:
-            raise ProtocolError(f"expected BATCH or END_OF_EPOCH after NEXT, got "
-                                f"{msg_type.name}")
-        slot = _need(body, "slot", int, "BATCH")
-        size = _need(body, "size", int, "BATCH")
-        epoch = _need(body, "epoch", int, "BATCH")
-        batch = _need(body, "batch", int, "BATCH")
+        raise ProtocolError(f"expected BATCH or END_OF_EPOCH after NEXT, got {msg_type.name}")
+
+    def _next(self):
+        """Requests one batch. Returns (x, y, info), or None at END_OF_EPOCH.
+
+        This runs once per batch, so its work is kept small: views, frames
+        and the epoch length are prepared at WELCOME (see _Slot)."""
+        if self._closed:
+            raise MogenError("the client is closed")
+        self._conn.send(self._release_frame() + _NEXT_FRAME)
+        msg_type, body = self._conn.recv()
+        if msg_type is not MsgType.BATCH:
+            return self._not_a_batch(msg_type, body)
+        slot, size, epoch, batch = _batch_fields(body)
         if not 0 <= slot < self.slot_count:
             raise ProtocolError(f"BATCH names slot {slot} of {self.slot_count}")
         self._held = slot
-        views = self._views[slot]
-        if not 0 <= size <= views["x"].shape[0]:
-            raise ProtocolError(f"BATCH size {size} exceeds the slot's {views['x'].shape[0]}")
+        held = self._slots[slot]
+        if not 0 <= size <= len(held.x):
+            raise ProtocolError(f"BATCH size {size} exceeds the slot's {len(held.x)}")
         self._advance(epoch, batch)
 
-        x = views["x"][:size]
-        y = {name: views[name][:size] for name in self.output_names}
+        x, y, row_ids, failed = held.arrays(size)
+        errors = body.get("errors")
         info = {"epoch": epoch, "batch": batch, "size": size, "slot": slot,
-                "errors": list(body.get("errors") or [])}
-        info["row_ids"] = (views["row_ids"][:size].copy() if "row_ids" in views
-                           else np.empty(0, np.int64))
-        info["failed"] = (views["errors"][:size].astype(bool) if "errors" in views
-                          else np.zeros(size, bool))
+                "errors": list(errors) if errors else [], "row_ids": row_ids, "failed": failed}
         if self.copy:
             x = x.copy()
             y = {k: v.copy() for k, v in y.items()}
@@ -473,7 +533,7 @@ class Client:
         self._held = None
         if self._conn is not None:
             self._conn.close()
-        self._views = []
+        self._slots = []
         if self._mm is not None:
             try:
                 self._mm.close()
