@@ -176,7 +176,8 @@ static void feed_fail(feed_t *feed, const char *reason)
     {
         size_t count = feed->waiter_count;
         feed_waiter_t *waiting = mogen_calloc(count + 1, sizeof(*waiting));
-        memcpy(waiting, feed->waiters, count * sizeof(*waiting));
+        if (count > 0) /* waiters is NULL until the first one: memcpy needs a valid pointer. */
+            memcpy(waiting, feed->waiters, count * sizeof(*waiting));
         feed->waiter_count = 0;
         for (size_t i = 0; i < count; i++) {
             waiting[i].conn->waiting = 0;
