@@ -70,7 +70,7 @@ FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 
-.PHONY: all test unit sanitize pytest deps demo bench install clean fuzz
+.PHONY: all test unit sanitize sanitize-pytest pytest deps demo bench install clean fuzz
 
 EXAMPLES = $(BUILD)/examples/sum_batch $(BUILD)/examples/sum_batch_shared
 
@@ -194,11 +194,19 @@ UNIT_LABEL ?= unit
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh -l "$(UNIT_LABEL)" $(UNIT_BINS)
 
-# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# in their own build directory so that objects never mix.
+# The unit tests and the end-to-end tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (daemon, mogenctl, libmogen and tools), in their
+# own build directory so that objects never mix. MOGEN_SANITIZED=1 skips the
+# two e2e tests that cannot run sanitized binaries (valgrind, make install).
+SAN_MAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
+	CFLAGS="-O1 -g"
+
 sanitize:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=address,undefined \
-		CFLAGS="-O1 -g" UNIT_LABEL="unit (ASan+UBSan)" unit
+	$(Q)$(SAN_MAKE) UNIT_LABEL="unit (ASan+UBSan)" unit
+
+sanitize-pytest:
+	$(Q)$(SAN_MAKE) all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TOOL_BINS))
+	$(Q)MOGEN_BUILD=$(abspath $(BUILD)/sanitize) MOGEN_SANITIZED=1 $(PYTHON) -m pytest -q tests/e2e
 
 pytest: all $(TOOL_BINS)
 	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
@@ -211,6 +219,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	@echo "== C unit tests under ASan+UBSan =="
 	$(Q)$(MAKE) --no-print-directory sanitize
+	@echo "== end-to-end tests against an ASan+UBSan build =="
+	$(Q)$(MAKE) --no-print-directory sanitize-pytest
 	@echo "== fuzzing ($(FUZZ_SECONDS) s per target) =="
 	$(Q)$(MAKE) --no-print-directory fuzz
 	@echo "== end-to-end tests (pytest, real mogend) =="

@@ -17,6 +17,8 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("MOGEN_BUILD", REPO / "build"))
+# Set by `make sanitize`: the binaries under test carry ASan+UBSan.
+SANITIZED = os.environ.get("MOGEN_SANITIZED") == "1"
 SHARED = REPO.parent / "shared"
 CLOTHING = SHARED / "data" / "clothing"
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import BUILD, Mogend, binary, make_images, write_csv
+from harness import BUILD, SANITIZED, Mogend, binary, make_images, write_csv
 import mogen  # noqa: E402  (harness puts client/python on sys.path)
 
 
@@ -125,6 +125,7 @@ def test_help_and_bad_flags(dataset):
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.skipif(SANITIZED, reason="valgrind cannot run an ASan binary (the plain build's run checks it)")
 def test_start_serve_stop_cycle_is_clean_under_valgrind(dataset):
     cfg = config(dataset, socket=str(dataset / "mogen.sock"), workers=1)
     (dataset / "mogend.json").write_text(json.dumps(cfg))
