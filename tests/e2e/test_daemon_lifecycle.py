@@ -108,6 +108,14 @@ def test_sigterm_while_serving_exits_zero_and_reaps_workers(dataset):
     c.close()
 
 
+def test_workers_run_as_batch_jobs_and_the_main_process_does_not(dataset):
+    # SCHED_BATCH: a worker's wake-up does not preempt the event loop or the trainer.
+    with Mogend(dataset, config(dataset), workers=2) as d:
+        workers = d.worker_pids()
+        assert [os.sched_getscheduler(pid) for pid in workers] == [os.SCHED_BATCH] * 2
+        assert os.sched_getscheduler(d.proc.pid) == os.SCHED_OTHER
+
+
 def test_help_and_bad_flags(dataset):
     out = subprocess.run([str(binary("mogend")), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--config FILE" in out.stdout and "SIGTERM" in out.stdout
