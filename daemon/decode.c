@@ -491,10 +491,12 @@ int decoder_has_planes(const decoder_t *d)
         return 0;
     switch (d->jpeg_subsamp) {
     case TJSAMP_444:
-    case TJSAMP_422:
-    case TJSAMP_420:
     case TJSAMP_440:
         return 1;
+    case TJSAMP_422:
+    case TJSAMP_420:
+        /* libjpeg's triangle filter needs more than 2 chroma columns; it repeats samples below. */
+        return d->info.width > 4;
     default:
         return 0;
     }
@@ -504,7 +506,8 @@ int decoder_has_planes(const decoder_t *d)
  * The planes as TurboJPEG lays them out: each tjPlaneWidth() x
  * tjPlaneHeight() (the luma plane padded to a whole number of chroma
  * samples), one after the other in the reusable buffer. The luma plane's
- * width and height are the image's; the padding is only in the stride.
+ * width and height are the image's: its padding column (in the stride) and
+ * row (in the buffer) are never read.
  */
 int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes, char *err,
                           size_t errlen)

@@ -115,7 +115,8 @@ int decoder_decode(decoder_t *d, uint32_t scale_denom, uint32_t channels,
  * 1 when the opened image is a YCbCr JPEG whose planes decoder_decode_planes()
  * gives and whose chroma libjpeg would upsample with its triangle filter
  * (bilinear): three components in 4:4:4, 4:2:2, 4:2:0 or 4:4:0. Not 4:1:1,
- * which libjpeg upsamples by repeating samples.
+ * nor 4:2:2 and 4:2:0 images at most 4 pixels wide, which libjpeg upsamples
+ * by repeating samples.
  */
 int decoder_has_planes(const decoder_t *d);
 

@@ -163,15 +163,16 @@ static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, vo
 
 /*
  * 1 when the opened image is warped from its YCbCr planes rather than from
- * libjpeg's RGB (see warp_apply_ycbcr): image.jpeg_planes on, RGB output, a
- * point sampler, a colour JPEG whose chroma libjpeg would interpolate
- * bilinearly, and a full-size decode. A reduced decode stays on libjpeg's
- * RGB: there libjpeg rebuilds chroma at the reduced luma's resolution by
- * its IDCT, where the planes would hold it at half of that.
+ * libjpeg's RGB (see warp_apply_ycbcr): image.jpeg_planes on, RGB output,
+ * bilinear interpolation, a colour JPEG whose chroma libjpeg would
+ * interpolate bilinearly, and a full-size decode. Nearest would take chroma
+ * from the nearest chroma sample, where libjpeg interpolates it; a reduced
+ * decode stays on libjpeg's RGB because there libjpeg rebuilds chroma at the
+ * reduced luma's resolution by its IDCT, where the planes hold it at half.
  */
 static int pipeline_use_planes(const pipeline_t *p, uint32_t scale_denom)
 {
-    return p->img.jpeg_planes && p->channels == 3 && p->img.interpolation != INTERP_AREA &&
+    return p->img.jpeg_planes && p->channels == 3 && p->img.interpolation == INTERP_BILINEAR &&
            scale_denom == 1 && decoder_has_planes(p->dec);
 }
 
@@ -308,7 +309,7 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
     /*
      * O_NONBLOCK: a path that became a FIFO since the load would block
      * open() until a writer came, and the worker with it; the check below
-     * then refuses it. Reads of regular files ignore the flag.
+     * then refuses it; a regular file gets its blocking reads back.
      */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -326,6 +327,13 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
         errbuf_printf(err, errlen, "not a regular file");
         close(fd);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    }
+    /* Linux ignores O_NONBLOCK on regular files; a FUSE file system might not. */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        rc = -errno;
+        errbuf_printf(err, errlen, "%s", strerror(-rc));
+        close(fd);
+        return rc;
     }
     /* The size limit is checked from fstat, before a byte is read. */
     if ((uint64_t)st.st_size > p->img.max_file_bytes) {

@@ -100,9 +100,9 @@ void warp_apply(const warp_image_t *src, const warp_affine_t *out_to_src, interp
 
 /*
  * warp_apply with the portable scalar bilinear loop only. The daemon never
- * calls it: it is the reference that the SIMD loop (SSE2 on x86) must match
- * byte for byte, and tests/unit/test_warp.c compares the two. Where there is
- * no SIMD loop, it is warp_apply.
+ * calls it: it is the reference that the SIMD loops (SSE2, and AVX2 where the
+ * CPU has it, on x86) must match byte for byte, and tests/unit/test_warp.c
+ * compares them. Where there is no SIMD loop, it is warp_apply.
  */
 void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_src,
                           interpolation_t interp, const uint8_t *fill, uint8_t *dst,
@@ -112,8 +112,10 @@ void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_s
  * warp_apply for a YCbCr source, out_to_src mapping into the Y plane: writes
  * RGB (3 bytes per pixel, JFIF conversion) after sampling each plane where
  * the matrix points, so only output pixels are ever converted. interp is
- * nearest or bilinear (area is taken as bilinear: use warp_apply on RGB for
- * area). A pixel is fill exactly when its Y position is outside the image.
+ * bilinear, which interpolates chroma as libjpeg's upsampling does, or
+ * nearest, which takes the nearest chroma sample (libjpeg's "fast"
+ * upsampling); area is taken as bilinear (use warp_apply on RGB for area).
+ * A pixel is fill exactly when its Y position is outside the image.
  */
 void warp_apply_ycbcr(const warp_planes_t *src, const warp_affine_t *out_to_src,
                       interpolation_t interp, const uint8_t *fill, uint8_t *dst,

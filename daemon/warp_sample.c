@@ -62,11 +62,12 @@ static inline int64_t warp_clamp_index(int64_t i, uint32_t n)
 }
 
 /*
- * Bilinear sample at index-space fixed-point (u, v), which the caller has
- * checked lies within [-0.5, w - 0.5) x [-0.5, h - 0.5): neighbours past an
- * edge are clamped to it, so border pixels are not darkened by the fill.
- * Every neighbour index is clamped, so a position a rounding error outside
- * (a chroma plane's, derived from the luma's) still reads inside the image.
+ * Bilinear sample at index-space fixed-point (u, v), meant for positions
+ * within [-0.5, w - 0.5) x [-0.5, h - 0.5) (the caller checks the luma or
+ * interleaved image's; a chroma plane's position, derived from the luma's,
+ * may be a rounding error outside): neighbours past an edge are clamped to
+ * it, so border pixels are not darkened by the fill, and since every
+ * neighbour index is clamped, any position reads inside the image.
  * Weights have 11 bits: the sum, at most 255 * 2^11 * 2^11 plus rounding,
  * fits in 32 bits, and truncating the fraction moves a value by at most
  * 255 / 2^11 (an eighth of a level) per axis.

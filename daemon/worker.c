@@ -87,24 +87,28 @@ uint32_t worker_usable_cpus(void)
 }
 
 /*
- * The worker process: resets what it inherited from the main process, then
- * answers jobs until its socket closes. It never returns.
- */
-/*
  * Workers decode for throughput; what waits on them can wait a few
  * microseconds more. SCHED_BATCH keeps their wake-ups from preempting the
  * main process's loop and the trainer (same CPU share, no wake-up
  * preemption): the RELEASE+NEXT round trip's median fell from 46-52 to
- * 39-46 us (bench_rtt, alternating). Failing to set it costs nothing.
+ * 39-46 us (bench_rtt, alternating). Only from the default policy: a
+ * daemon an administrator started as SCHED_IDLE (or real-time) keeps that.
+ * Failing to set it costs nothing.
  */
 static void worker_be_batch(void)
 {
     struct sched_param param = {.sched_priority = 0};
 
+    if (sched_getscheduler(0) != SCHED_OTHER)
+        return;
     if (sched_setscheduler(0, SCHED_BATCH, &param) != 0)
         log_debug("worker %d: cannot use SCHED_BATCH: %s", (int)getpid(), strerror(errno));
 }
 
+/*
+ * The worker process: resets what it inherited from the main process, then
+ * answers jobs until its socket closes. It never returns.
+ */
 static void worker_main(daemon_t *d, int fd) __attribute__((noreturn));
 static void worker_main(daemon_t *d, int fd)
 {

@@ -236,10 +236,11 @@ static void jpeg_planes_match_libjpeg_rgb(void **state)
 }
 
 /*
- * Where libjpeg's chroma is not a bilinear upsampling of the planes, the
- * pipeline stays on libjpeg's RGB and gives its bytes exactly: 4:1:1
- * (libjpeg repeats chroma samples) and a reduced decode (DCT scale 1/2,
- * where libjpeg rebuilds chroma at the reduced size by its IDCT).
+ * Where libjpeg's chroma is not a bilinear upsampling of the planes, or the
+ * warp would not interpolate it, the pipeline stays on libjpeg's RGB and
+ * gives its bytes exactly: 4:1:1 (libjpeg repeats chroma samples), 4:2:0 at
+ * most 4 pixels wide (the same), a reduced decode (DCT scale 1/2, where
+ * libjpeg rebuilds chroma at the reduced size by its IDCT), and nearest.
  */
 static void jpeg_planes_are_skipped_where_libjpeg_differs(void **state)
 {
@@ -256,8 +257,25 @@ static void jpeg_planes_are_skipped_where_libjpeg_differs(void **state)
     jpeg = make_jpeg_subsampled(px, 97, 66, TJSAMP_420, &len);
     assert_true(planes_vs_rgb(jpeg, len, config(40, 30), &aug, &worst) == 0);
     assert_true(planes_vs_rgb(jpeg, len, config(97, 66), &aug, &worst) > 0);
+    {
+        image_config_t nearest = config(97, 66);
+
+        nearest.interpolation = INTERP_NEAREST;
+        assert_true(planes_vs_rgb(jpeg, len, nearest, &aug, &worst) == 0);
+    }
     free(jpeg);
     free(px);
+    for (uint32_t w = 3; w <= 5; w++) {
+        px = rgb_pattern(w, 6);
+        jpeg = make_jpeg_subsampled(px, w, 6, TJSAMP_420, &len);
+        augment_identity(&aug);
+        if (w <= 4)
+            assert_true(planes_vs_rgb(jpeg, len, config(w, 6), &aug, &worst) == 0);
+        else
+            assert_true(planes_vs_rgb(jpeg, len, config(w, 6), &aug, &worst) < 0.25 && worst <= 2);
+        free(jpeg);
+        free(px);
+    }
 }
 
 static void identity_params_give_the_plain_resize(void **state)

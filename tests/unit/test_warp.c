@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "warp.h"
 
@@ -476,7 +478,8 @@ static warp_affine_t random_affine(uint32_t *seed, uint32_t sw, uint32_t sh, uin
  * warp_apply_ycbcr's SIMD sampling and conversion against its scalar
  * reference: random luma sizes from 1x1, every subsampling a JPEG can have,
  * chroma planes of ceil(w / sx) x ceil(h / sy), each plane allocated to its
- * exact size (ASan catches a read past one), bilinear and nearest.
+ * exact size (ASan catches a scalar or SSE2 read past one; the AVX2 gathers
+ * are checked by simd_reads_stay_inside_the_source), bilinear and nearest.
  */
 static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
 {
@@ -615,6 +618,78 @@ static void ycbcr_fill_is_exact_and_chroma_is_centred(void **state)
     }
 }
 
+/* n bytes flush against an inaccessible page: right after them, or right before. */
+typedef struct guarded {
+    uint8_t *map;
+    size_t map_len;
+} guarded_t;
+
+static uint8_t *guarded_alloc(guarded_t *g, size_t n, int guard_before)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+    g->map_len = ((n + page - 1) / page + 2) * page;
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g->map != MAP_FAILED);
+    assert_int_equal(mprotect(g->map, page, PROT_NONE), 0);
+    assert_int_equal(mprotect(g->map + g->map_len - page, page, PROT_NONE), 0);
+    return guard_before ? g->map + page : g->map + g->map_len - page - n;
+}
+
+static void guarded_free(guarded_t *g)
+{
+    munmap(g->map, g->map_len);
+}
+
+/*
+ * No SIMD loop reads outside the source: each source (an interleaved image,
+ * or each YCbCr plane) ends right before an inaccessible page, or starts
+ * right after one, with stride equal to its width, and random warps at
+ * every SIMD level must not fault. ASan does not check the bytes that AVX2
+ * gathers read, so this is the test that guards them.
+ */
+static void simd_reads_stay_inside_the_source(void **state)
+{
+    static const warp_simd_t levels[] = {WARP_SIMD_AVX2, WARP_SIMD_SSE2};
+    uint32_t seed = 4242;
+    (void)state;
+    for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+        warp_limit_simd(levels[l]);
+        for (int iter = 0; iter < 3000; iter++) {
+            uint32_t ch = iter % 3 == 0 ? 3 : 1, before = (iter / 3) % 2;
+            uint32_t sw = 2 + rng_next(&seed) % 40, sh = 2 + rng_next(&seed) % 30;
+            uint32_t dw = 8 + rng_next(&seed) % 60, dh = 1 + rng_next(&seed) % 8;
+            uint8_t *out = malloc((size_t)dw * dh * 3);
+            warp_affine_t m = random_affine(&seed, sw, sh, dw, dh);
+            guarded_t g[3];
+
+            if (iter % 2 == 0) {
+                uint8_t *src = guarded_alloc(&g[0], (size_t)sw * sh * ch, (int)before);
+                warp_image_t si = {src, sw, sh, ch, (size_t)sw * ch};
+
+                fill_random(src, (size_t)sw * sh * ch, &seed);
+                warp_apply(&si, &m, INTERP_BILINEAR, black, out, dw, dh);
+                guarded_free(&g[0]);
+            } else {
+                warp_planes_t wp = {.chroma_x = 2, .chroma_y = 2};
+
+                for (int i = 0; i < 3; i++) {
+                    uint32_t w = i == 0 ? sw : (sw + 1) / 2, h = i == 0 ? sh : (sh + 1) / 2;
+                    uint8_t *p = guarded_alloc(&g[i], (size_t)w * h, (int)before);
+
+                    fill_random(p, (size_t)w * h, &seed);
+                    wp.plane[i] = (warp_image_t){p, w, h, 1, w};
+                }
+                warp_apply_ycbcr(&wp, &m, INTERP_BILINEAR, black, out, dw, dh);
+                for (int i = 0; i < 3; i++)
+                    guarded_free(&g[i]);
+            }
+            free(out);
+        }
+    }
+    warp_limit_simd(WARP_SIMD_BEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +709,7 @@ int main(void)
         cmocka_unit_test(simd_bilinear_matches_the_scalar_reference),
         cmocka_unit_test(simd_bilinear_matches_the_reference_for_every_weight),
         cmocka_unit_test(ycbcr_simd_matches_the_scalar_reference),
+        cmocka_unit_test(simd_reads_stay_inside_the_source),
         cmocka_unit_test(ycbcr_conversion_is_jfif_for_every_colour),
         cmocka_unit_test(ycbcr_fill_is_exact_and_chroma_is_centred),
     };
