@@ -446,6 +446,11 @@ def main():
                 print(f"  C client:      median {rtt['c_median_us']:.1f} us, "
                       f"p90 {rtt['c_p90_us']:.1f} us; back to back "
                       f"{rtt.get('c_batches_per_s', float('nan')):.0f} batches/s")
+                print(f"  floor: C request/reply over a Unix socket pair to an echo process "
+                      f"(bench_rtt --echo), same pacing: median {rtt['c_socket_floor_us']:.1f} us "
+                      f"(runs alternated with the client's: "
+                      f"{', '.join(f'{v:.1f}' for v in rtt['c_runs_us'])} vs "
+                      f"{', '.join(f'{v:.1f}' for v in rtt['c_floor_runs_us'])})")
             else:
                 print("  C client: " + rtt.get("c_error", "not run"))
     c = results.get("csv_1m")
