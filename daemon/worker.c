@@ -90,8 +90,10 @@ uint32_t worker_usable_cpus(void)
  * Workers decode for throughput; what waits on them can wait a few
  * microseconds more. SCHED_BATCH keeps their wake-ups from preempting the
  * main process's loop and the trainer (same CPU share, no wake-up
- * preemption): the RELEASE+NEXT round trip's median fell from 46-52 to
- * 39-46 us (bench_rtt, alternating). Only from the default policy: a
+ * preemption). Measured with bench_rtt, toggling the policy of live
+ * workers: on a quiet host the round trip's median was 39-46 us against
+ * 46-52 us; on a noisy one no difference, nor in images/s with batch 64.
+ * Only from the default policy: a
  * daemon an administrator started as SCHED_IDLE (or real-time) keeps that.
  * Failing to set it costs nothing.
  */
