@@ -328,7 +328,8 @@ static inline __m128i warp_low4(int64_t u, int64_t du)
 static inline const uint8_t *warp_step(const uint8_t *base, size_t stride, size_t bpp, int64_t *u,
                                        int64_t *v, int64_t du, int64_t dv)
 {
-    const uint8_t *p = base + (size_t)(*v >> WARP_SHIFT) * stride + (size_t)(*u >> WARP_SHIFT) * bpp;
+    const uint8_t *p =
+        base + (size_t)(*v >> WARP_SHIFT) * stride + (size_t)(*u >> WARP_SHIFT) * bpp;
 
     *u += du;
     *v += dv;
@@ -350,9 +351,9 @@ static inline const uint8_t *warp_step(const uint8_t *base, size_t stride, size_
  * inlined into warp_point_rows: it is called once per row, and on its own it
  * keeps every value in a register.
  */
-static __attribute__((noinline)) void warp_bilinear_run_rgb_sse2(const uint8_t *restrict base, size_t stride, int64_t u,
-                                       int64_t v, int64_t du, int64_t dv, int64_t n,
-                                       uint8_t *restrict out)
+static __attribute__((noinline)) void warp_bilinear_run_rgb_sse2(
+    const uint8_t *restrict base, size_t stride, int64_t u, int64_t v, int64_t du, int64_t dv,
+    int64_t n, uint8_t *restrict out)
 {
     __m128i ulo = warp_low4(u, du), vlo = warp_low4(v, dv);
     const __m128i du4 = _mm_set1_epi32((int)(uint32_t)(4 * du));
@@ -404,9 +405,9 @@ static inline short warp_load16(const uint8_t *p)
  * back to 16-bit (ch0, ch1) pairs per pixel with _mm_packs_epi32, which
  * cannot saturate them, and a madd with wx finishes four pixels at once.
  */
-static __attribute__((noinline)) void warp_bilinear_run_gray_sse2(const uint8_t *restrict base, size_t stride, int64_t u,
-                                        int64_t v, int64_t du, int64_t dv, int64_t n,
-                                        uint8_t *restrict out)
+static __attribute__((noinline)) void warp_bilinear_run_gray_sse2(
+    const uint8_t *restrict base, size_t stride, int64_t u, int64_t v, int64_t du, int64_t dv,
+    int64_t n, uint8_t *restrict out)
 {
     const __m128i zero = _mm_setzero_si128();
     __m128i ulo = warp_low4(u, du), vlo = warp_low4(v, dv);
@@ -478,6 +479,12 @@ static inline void __attribute__((target("avx2"))) warp_avx2_split8(int64_t p, i
     *frac = _mm256_loadu_si256((const __m256i *)(const void *)f);
 }
 
+/* 8 x 32 bits: a pair of 16-bit values (lo, hi) in each lane, as warp_pair16. */
+static inline __m256i __attribute__((target("avx2"))) warp_avx2_pair16(__m256i lo, __m256i hi)
+{
+    return _mm256_or_si256(lo, _mm256_slli_epi32(hi, 16));
+}
+
 /* (whole, frac) += (dwhole, dfrac) as one 64-bit add per lane. */
 static inline void __attribute__((target("avx2"))) warp_avx2_step(__m256i *whole, __m256i *frac,
                                                                   __m256i dwhole, __m256i dfrac)
@@ -496,7 +503,8 @@ static __attribute__((noinline, target("avx2"))) void warp_bilinear_run_gray_avx
     int64_t n, uint8_t *restrict out)
 {
     const __m256i low8 = _mm256_set1_epi32(0xff), one = _mm256_set1_epi32(WARP_WONE);
-    const __m256i low6 = _mm256_set1_epi32(63), round = _mm256_set1_epi32(1 << (2 * WARP_WBITS - 1));
+    const __m256i low6 = _mm256_set1_epi32(63);
+    const __m256i round = _mm256_set1_epi32(1 << (2 * WARP_WBITS - 1));
     const __m256i vstride = _mm256_set1_epi32((int)stride);
     const __m256i bottom = _mm256_set1_epi32((int)stride - 2);
     const __m256i duw = _mm256_set1_epi32((int32_t)((8 * du) >> WARP_SHIFT));
@@ -516,26 +524,22 @@ static __attribute__((noinline, target("avx2"))) void warp_bilinear_run_gray_avx
         __m256i fx = _mm256_srli_epi32(xf, WARP_SHIFT - WARP_WBITS);
         __m256i fy = _mm256_srli_epi32(yf, WARP_SHIFT - WARP_WBITS);
         __m256i gx = _mm256_sub_epi32(one, fx), gy = _mm256_sub_epi32(one, fy);
-        __m256i wx = _mm256_or_si256(gx, _mm256_slli_epi32(fx, 16));
-        __m256i wyh = _mm256_or_si256(_mm256_srli_epi32(gy, 6),
-                                      _mm256_slli_epi32(_mm256_srli_epi32(fy, 6), 16));
-        __m256i wyl = _mm256_or_si256(_mm256_and_si256(gy, low6),
-                                      _mm256_slli_epi32(_mm256_and_si256(fy, low6), 16));
+        __m256i wx = warp_avx2_pair16(gx, fx);
+        __m256i wyh = warp_avx2_pair16(_mm256_srli_epi32(gy, 6), _mm256_srli_epi32(fy, 6));
+        __m256i wyl = warp_avx2_pair16(_mm256_and_si256(gy, low6), _mm256_and_si256(fy, low6));
         /* Columns as (top, bottom) 16-bit pairs: col0 = (p00, p10), col1 = (p01, p11). */
-        __m256i col0 = _mm256_or_si256(_mm256_and_si256(top, low8),
-                                       _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(bot, 16), low8), 16));
-        __m256i col1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(top, 8), low8),
-                                       _mm256_slli_epi32(_mm256_srli_epi32(bot, 24), 16));
+        __m256i p00 = _mm256_and_si256(top, low8);
+        __m256i p01 = _mm256_and_si256(_mm256_srli_epi32(top, 8), low8);
+        __m256i p10 = _mm256_and_si256(_mm256_srli_epi32(bot, 16), low8);
+        __m256i p11 = _mm256_srli_epi32(bot, 24);
+        __m256i col0 = warp_avx2_pair16(p00, p10), col1 = warp_avx2_pair16(p01, p11);
         /* (ch0, ch1) and (cl0, cl1) side by side, then one madd with wx each. */
-        __m256i h = _mm256_madd_epi16(_mm256_or_si256(_mm256_madd_epi16(col0, wyh),
-                                                      _mm256_slli_epi32(_mm256_madd_epi16(col1, wyh), 16)),
-                                      wx);
-        __m256i l = _mm256_madd_epi16(_mm256_or_si256(_mm256_madd_epi16(col0, wyl),
-                                                      _mm256_slli_epi32(_mm256_madd_epi16(col1, wyl), 16)),
-                                      wx);
-        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(h, 6), l),
-                                                       round),
-                                      2 * WARP_WBITS);
+        __m256i h = _mm256_madd_epi16(
+            warp_avx2_pair16(_mm256_madd_epi16(col0, wyh), _mm256_madd_epi16(col1, wyh)), wx);
+        __m256i l = _mm256_madd_epi16(
+            warp_avx2_pair16(_mm256_madd_epi16(col0, wyl), _mm256_madd_epi16(col1, wyl)), wx);
+        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(h, 6), l), round);
+        __m256i r = _mm256_srli_epi32(sum, 2 * WARP_WBITS);
         /* Eight 32-bit results (each <= 255) to bytes: lanes 0-3 and 4-7 of each half. */
         __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
         uint32_t lo = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(packed));
@@ -640,9 +644,9 @@ static inline __attribute__((always_inline)) void warp_sample_span(
  * WARP_SAFE_RANGE) are evaluated per pixel in double. Always inlined so
  * that each channel count gets its own copy with the channel loops unrolled.
  */
-static inline __attribute__((always_inline)) void warp_point_rows(const warp_image_t *src, const warp_affine_t *a, int bilinear,
-                                   const uint8_t *fill, uint8_t *dst, uint32_t dw, uint32_t dh,
-                                   const uint32_t ch, const int simd)
+static inline __attribute__((always_inline)) void warp_point_rows(
+    const warp_image_t *src, const warp_affine_t *a, int bilinear, const uint8_t *fill,
+    uint8_t *dst, uint32_t dw, uint32_t dh, const uint32_t ch, const int simd)
 {
     const double *m = a->m;
     const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
@@ -843,6 +847,13 @@ static inline __m128i warp_madd_shift(__m128i lo_pairs, __m128i hi_pairs, __m128
     return _mm_packs_epi32(lo, hi);
 }
 
+/* 8 bytes at p widened to 8 x 16 bits. */
+static inline __m128i warp_load8_u16(const uint8_t *p)
+{
+    return _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)p),
+                             _mm_setzero_si128());
+}
+
 /* Stores 4 pixels given as [r g b x] bytes as 12 bytes r g b, out[0..11] and nothing more. */
 static inline void warp_store_rgbx4(uint8_t *out, __m128i p)
 {
@@ -870,14 +881,15 @@ static void warp_ycbcr_to_rgb_sse2(const uint8_t *y, const uint8_t *cb, const ui
     int64_t i = 0;
 
     for (; i + 8 <= n; i += 8, out += 24) {
-        __m128i l = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(y + i)), zero);
-        __m128i b = _mm_sub_epi16(
-            _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(cb + i)), zero), c128);
-        __m128i r = _mm_sub_epi16(
-            _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(cr + i)), zero), c128);
-        __m128i red = warp_madd_shift(_mm_unpacklo_epi16(r, two), _mm_unpackhi_epi16(r, two), kr, zero);
-        __m128i green = warp_madd_shift(_mm_unpacklo_epi16(b, r), _mm_unpackhi_epi16(b, r), kg, half);
-        __m128i blue = warp_madd_shift(_mm_unpacklo_epi16(b, two), _mm_unpackhi_epi16(b, two), kb, zero);
+        __m128i l = warp_load8_u16(y + i);
+        __m128i b = _mm_sub_epi16(warp_load8_u16(cb + i), c128);
+        __m128i r = _mm_sub_epi16(warp_load8_u16(cr + i), c128);
+        __m128i red = warp_madd_shift(_mm_unpacklo_epi16(r, two), _mm_unpackhi_epi16(r, two), kr,
+                                      zero);
+        __m128i green = warp_madd_shift(_mm_unpacklo_epi16(b, r), _mm_unpackhi_epi16(b, r), kg,
+                                        half);
+        __m128i blue = warp_madd_shift(_mm_unpacklo_epi16(b, two), _mm_unpackhi_epi16(b, two), kb,
+                                       zero);
         __m128i rg, bx;
 
         red = _mm_packus_epi16(_mm_add_epi16(_mm_add_epi16(red, r), l), zero);
