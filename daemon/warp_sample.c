@@ -636,6 +636,56 @@ static inline __attribute__((always_inline)) void warp_sample_span(
 }
 
 /*
+ * One output row's walk through a source: the position of its first pixel
+ * centre in index space, and, unless the row reaches too far out for fixed
+ * point (see WARP_SAFE_RANGE), that start and the step per pixel in fixed
+ * point. Computed in double from the matrix for every row, so there is no
+ * drift from row to row; along the row the position is start + x * step.
+ */
+typedef struct warp_row {
+    double xs, ys;
+    int far;
+    int64_t u0, v0, du, dv;
+} warp_row_t;
+
+static inline void warp_row_begin(const warp_affine_t *a, uint32_t y, uint32_t dw, warp_row_t *r)
+{
+    const double *m = a->m;
+    double yc = y + 0.5;
+    double xe, ye;
+
+    r->xs = m[0] * 0.5 + m[1] * yc + m[2] - 0.5;
+    r->ys = m[3] * 0.5 + m[4] * yc + m[5] - 0.5;
+    xe = r->xs + m[0] * dw;
+    ye = r->ys + m[3] * dw;
+    r->far = !(fabs(r->xs) < WARP_SAFE_RANGE && fabs(r->ys) < WARP_SAFE_RANGE &&
+               fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE);
+    if (r->far)
+        return;
+    r->u0 = warp_fixed(r->xs);
+    r->v0 = warp_fixed(r->ys);
+    r->du = warp_fixed(m[0]);
+    r->dv = warp_fixed(m[3]);
+}
+
+/* 1 when fixed-point (u, v) is inside a w x h source: [-0.5, w - 0.5) x [-0.5, h - 0.5). */
+static inline int warp_inside(int64_t u, int64_t v, uint32_t w, uint32_t h)
+{
+    return u >= -WARP_HALF && u < ((int64_t)w << WARP_SHIFT) - WARP_HALF && v >= -WARP_HALF &&
+           v < ((int64_t)h << WARP_SHIFT) - WARP_HALF;
+}
+
+/* The pixels [*vs, *ve) of a (not far) row of dw whose positions are inside a w x h source. */
+static inline void warp_row_inside(const warp_row_t *r, uint32_t w, uint32_t h, uint32_t dw,
+                                   int64_t *vs, int64_t *ve)
+{
+    *vs = 0;
+    *ve = dw;
+    warp_span(r->u0, r->du, -WARP_HALF, ((int64_t)w << WARP_SHIFT) - WARP_HALF, vs, ve);
+    warp_span(r->v0, r->dv, -WARP_HALF, ((int64_t)h << WARP_SHIFT) - WARP_HALF, vs, ve);
+}
+
+/*
  * Nearest and bilinear, for a fixed channel count so the compiler unrolls the
  * channel loops. Each row's start is computed in double from the matrix (no
  * drift from row to row); along the row the position is start + x * step in
@@ -649,25 +699,19 @@ static inline __attribute__((always_inline)) void warp_point_rows(
     uint8_t *dst, uint32_t dw, uint32_t dh, const uint32_t ch, const int simd)
 {
     const double *m = a->m;
-    const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
-    const int64_t umax = ((int64_t)src->width << WARP_SHIFT) - WARP_HALF;
-    const int64_t vmax = ((int64_t)src->height << WARP_SHIFT) - WARP_HALF;
     uint8_t *out = dst;
 
     for (uint32_t y = 0; y < dh; y++, out += (size_t)dw * ch) {
-        double yc = y + 0.5;
-        double xs = m[0] * 0.5 + m[1] * yc + m[2] - 0.5;
-        double ys = m[3] * 0.5 + m[4] * yc + m[5] - 0.5;
-        double xe = xs + m[0] * dw, ye = ys + m[3] * dw;
-        int64_t u0, v0, du, dv, vs = 0, ve = dw;
+        warp_row_t r;
+        int64_t vs, ve;
 
-        if (!(fabs(xs) < WARP_SAFE_RANGE && fabs(ys) < WARP_SAFE_RANGE &&
-              fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE)) {
+        warp_row_begin(a, y, dw, &r);
+        if (r.far) {
             for (uint32_t x = 0; x < dw; x++) {
-                int64_t u = warp_fixed(xs + m[0] * x), v = warp_fixed(ys + m[3] * x);
+                int64_t u = warp_fixed(r.xs + m[0] * x), v = warp_fixed(r.ys + m[3] * x);
                 uint8_t *o = out + (size_t)x * ch;
 
-                if (u < umin || u >= umax || v < vmin || v >= vmax)
+                if (!warp_inside(u, v, src->width, src->height))
                     warp_put_fill(o, fill, ch);
                 else if (bilinear)
                     warp_sample_bilinear(src, u, v, ch, o);
@@ -676,15 +720,10 @@ static inline __attribute__((always_inline)) void warp_point_rows(
             }
             continue;
         }
-        u0 = warp_fixed(xs);
-        v0 = warp_fixed(ys);
-        du = warp_fixed(m[0]);
-        dv = warp_fixed(m[3]);
-        warp_span(u0, du, umin, umax, &vs, &ve);
-        warp_span(v0, dv, vmin, vmax, &vs, &ve);
+        warp_row_inside(&r, src->width, src->height, dw, &vs, &ve);
         for (int64_t x = 0; x < vs; x++)
             warp_put_fill(out + x * ch, fill, ch);
-        warp_sample_span(src, u0, v0, du, dv, vs, ve, bilinear, ch, simd, out + vs * ch);
+        warp_sample_span(src, r.u0, r.v0, r.du, r.dv, vs, ve, bilinear, ch, simd, out + vs * ch);
         for (int64_t x = ve; x < (int64_t)dw; x++)
             warp_put_fill(out + x * ch, fill, ch);
     }
@@ -921,17 +960,16 @@ static inline void warp_ycbcr_convert(const uint8_t *y, const uint8_t *cb, const
 
 /* One pixel of a row too far out for fixed point, in double (see WARP_SAFE_RANGE). */
 static void warp_ycbcr_pixel_far(const warp_planes_t *src, const warp_affine_t *a,
-                                 const warp_affine_t *chroma, double xs, double ys, double cxs,
-                                 double cys, uint32_t x, int bilinear, const uint8_t *fill,
-                                 uint8_t *out)
+                                 const warp_affine_t *chroma, const warp_row_t *r,
+                                 const warp_row_t *c, uint32_t x, int bilinear,
+                                 const uint8_t *fill, uint8_t *out)
 {
     const warp_image_t *luma = &src->plane[0];
-    int64_t u = warp_fixed(xs + a->m[0] * x), v = warp_fixed(ys + a->m[3] * x);
-    int64_t cu = warp_fixed(cxs + chroma->m[0] * x), cv = warp_fixed(cys + chroma->m[3] * x);
+    int64_t u = warp_fixed(r->xs + a->m[0] * x), v = warp_fixed(r->ys + a->m[3] * x);
+    int64_t cu = warp_fixed(c->xs + chroma->m[0] * x), cv = warp_fixed(c->ys + chroma->m[3] * x);
     uint8_t sample[3];
 
-    if (u < -WARP_HALF || u >= ((int64_t)luma->width << WARP_SHIFT) - WARP_HALF ||
-        v < -WARP_HALF || v >= ((int64_t)luma->height << WARP_SHIFT) - WARP_HALF) {
+    if (!warp_inside(u, v, luma->width, luma->height)) {
         warp_put_fill(out, fill, 3);
         return;
     }
@@ -953,51 +991,34 @@ static inline __attribute__((always_inline)) void warp_ycbcr_rows(
 {
     const warp_image_t *luma = &src->plane[0];
     const double *m = a->m, sx = src->chroma_x, sy = src->chroma_y;
-    /* Output pixel centre -> chroma index space: divide, then the -0.5 below. */
+    /* Output pixel centre -> chroma continuous coordinates: the luma ones divided. */
     const warp_affine_t chroma = {{m[0] / sx, m[1] / sx, m[2] / sx, m[3] / sy, m[4] / sy,
                                    m[5] / sy}};
-    const double *c = chroma.m;
-    const int64_t umin = -WARP_HALF, vmin = -WARP_HALF;
-    const int64_t umax = ((int64_t)luma->width << WARP_SHIFT) - WARP_HALF;
-    const int64_t vmax = ((int64_t)luma->height << WARP_SHIFT) - WARP_HALF;
     uint8_t y_row[WARP_CHUNK], cb_row[WARP_CHUNK], cr_row[WARP_CHUNK];
     uint8_t *out = dst;
 
     for (uint32_t y = 0; y < dh; y++, out += (size_t)dw * 3) {
-        double yc = y + 0.5;
-        double xs = m[0] * 0.5 + m[1] * yc + m[2] - 0.5;
-        double ys = m[3] * 0.5 + m[4] * yc + m[5] - 0.5;
-        double cxs = c[0] * 0.5 + c[1] * yc + c[2] - 0.5;
-        double cys = c[3] * 0.5 + c[4] * yc + c[5] - 0.5;
-        double xe = xs + m[0] * dw, ye = ys + m[3] * dw;
-        int64_t u0, v0, du, dv, cu0, cv0, cdu, cdv, vs = 0, ve = dw;
+        warp_row_t r, c;
+        int64_t vs, ve;
 
-        if (!(fabs(xs) < WARP_SAFE_RANGE && fabs(ys) < WARP_SAFE_RANGE &&
-              fabs(xe) < WARP_SAFE_RANGE && fabs(ye) < WARP_SAFE_RANGE)) {
+        warp_row_begin(a, y, dw, &r);
+        warp_row_begin(&chroma, y, dw, &c);
+        if (r.far || c.far) {
             for (uint32_t x = 0; x < dw; x++)
-                warp_ycbcr_pixel_far(src, a, &chroma, xs, ys, cxs, cys, x, bilinear, fill,
+                warp_ycbcr_pixel_far(src, a, &chroma, &r, &c, x, bilinear, fill,
                                      out + (size_t)x * 3);
             continue;
         }
-        u0 = warp_fixed(xs);
-        v0 = warp_fixed(ys);
-        du = warp_fixed(m[0]);
-        dv = warp_fixed(m[3]);
-        cu0 = warp_fixed(cxs);
-        cv0 = warp_fixed(cys);
-        cdu = warp_fixed(c[0]);
-        cdv = warp_fixed(c[3]);
-        warp_span(u0, du, umin, umax, &vs, &ve);
-        warp_span(v0, dv, vmin, vmax, &vs, &ve);
+        warp_row_inside(&r, luma->width, luma->height, dw, &vs, &ve);
         for (int64_t x = 0; x < vs; x++)
             warp_put_fill(out + x * 3, fill, 3);
         for (int64_t x0 = vs; x0 < ve; x0 += WARP_CHUNK) {
             int64_t x1 = ve - x0 > WARP_CHUNK ? x0 + WARP_CHUNK : ve;
 
-            warp_sample_span(luma, u0, v0, du, dv, x0, x1, bilinear, 1, simd, y_row);
-            warp_sample_span(&src->plane[1], cu0, cv0, cdu, cdv, x0, x1, bilinear, 1, simd,
+            warp_sample_span(luma, r.u0, r.v0, r.du, r.dv, x0, x1, bilinear, 1, simd, y_row);
+            warp_sample_span(&src->plane[1], c.u0, c.v0, c.du, c.dv, x0, x1, bilinear, 1, simd,
                              cb_row);
-            warp_sample_span(&src->plane[2], cu0, cv0, cdu, cdv, x0, x1, bilinear, 1, simd,
+            warp_sample_span(&src->plane[2], c.u0, c.v0, c.du, c.dv, x0, x1, bilinear, 1, simd,
                              cr_row);
             warp_ycbcr_convert(y_row, cb_row, cr_row, x1 - x0, simd, out + x0 * 3);
         }
