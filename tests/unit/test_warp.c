@@ -398,8 +398,8 @@ static void simd_bilinear_matches_the_scalar_reference_at(warp_simd_t level)
         warp_apply_reference(&si, &m, INTERP_BILINEAR, fill, ref, dw, dh);
         if (memcmp(fast, ref, dst_bytes) != 0)
             print_error("SIMD level %d, iteration %d: %ux%ux%u (stride %zu) -> %ux%u, "
-                        "m = %g %g %g %g %g %g\n", level, iter, sw, sh, ch, stride, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3],
-                        m.m[4], m.m[5]);
+                        "m = %g %g %g %g %g %g\n", level, iter, sw, sh, ch, stride, dw, dh,
+                        m.m[0], m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
         assert_memory_equal(fast, ref, dst_bytes);
         free(src);
         free(fast);
@@ -519,8 +519,9 @@ static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
         warp_apply_ycbcr(&wp, &m, interp, fill, fast, dw, dh);
         warp_apply_ycbcr_reference(&wp, &m, interp, fill, ref, dw, dh);
         if (memcmp(fast, ref, dst_bytes) != 0)
-            print_error("SIMD level %d, iteration %d: %ux%u %u:%u -> %ux%u, m = %g %g %g %g %g %g\n",
-                        level, iter, sw, sh, sx, sy, dw, dh, m.m[0], m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
+            print_error("SIMD level %d, iteration %d: %ux%u %u:%u -> %ux%u, "
+                        "m = %g %g %g %g %g %g\n", level, iter, sw, sh, sx, sy, dw, dh, m.m[0],
+                        m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
         assert_memory_equal(fast, ref, dst_bytes);
         for (int i = 0; i < 3; i++)
             free(planes[i]);
