@@ -66,6 +66,29 @@ def test_full_and_short_batches_give_fresh_dicts_and_owned_info_arrays(fake):
         assert info["row_ids"].tolist() == [0, 1, 2, 3] and (x == fake.x[:4]).all()
 
 
+def test_reshaping_a_returned_batch_changes_nothing_for_the_next(fake):
+    """Views are read-only, but numpy lets a caller set an array's shape in
+    place: each full batch must be a new array object on the slot."""
+    with mogen.Client(fake.path, "train") as c:
+        x0, y0, _ = c.next_batch()            # slot 0, batch 0
+        x0.shape = (x0.size,)
+        y0["a_output"].shape = (y0["a_output"].size,)
+        x1, y1, info = c.next_batch()         # slot 0 again (the fake reuses it)
+        assert info["slot"] == 0 and info["size"] == 4
+        assert x1.shape == (4, 4, 4, 1) and y1["a_output"].shape == (4, 3)
+        assert (x1 == fake.x[4:8]).all()
+
+
+def test_batch_with_a_negative_epoch_is_a_protocol_error():
+    from mogen.client import _batch_fields
+
+    assert _batch_fields({"slot": 0, "size": 4, "epoch": 7, "batch": 2}) == (0, 4, 7, 2)
+    for bad in ({"epoch": -3}, {"batch": -1}, {"epoch": 2 ** 32}, {"batch": True}):
+        body = dict({"slot": 0, "size": 4, "epoch": 0, "batch": 0}, **bad)
+        with pytest.raises(mogen.ProtocolError):
+            _batch_fields(body)
+
+
 def test_connection_dropped_mid_epoch_is_daemon_gone(tmp_path):
     x = np.zeros((10, 2, 2, 1), np.uint8)
     stream = FakeStream("train", x, {"a_output": np.arange(10) % 2}, 2)

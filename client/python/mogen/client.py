@@ -213,15 +213,18 @@ def status(socket_path, timeout=5.0):
 class _Slot:
     """The arrays of one ring slot, made once at WELCOME.
 
-    A full batch hands these views out as they are; only a short batch (the
-    last of an epoch) slices them. ``y`` is a list of (output name, view);
-    ``row_ids`` and ``errors`` are None when WELCOME has no such tensor.
+    A full batch hands out new array objects on these views (``view()``, no
+    copy), so that a caller who reshapes one in place changes nothing for the
+    next batch; a short batch (the last of an epoch) slices them. ``y`` is a
+    list of (output name, view); ``row_ids`` and ``errors`` are None when
+    WELCOME has no such tensor; ``rows`` is the slot's batch capacity.
     """
 
-    __slots__ = ("x", "y", "row_ids", "errors", "release")
+    __slots__ = ("x", "y", "row_ids", "errors", "release", "rows")
 
     def __init__(self, views, output_names, release):
         self.x = views["x"]
+        self.rows = len(self.x)
         self.y = [(name, views[name]) for name in output_names]
         self.row_ids = views.get("row_ids")
         self.errors = views.get("errors")
@@ -230,8 +233,8 @@ class _Slot:
     def arrays(self, size):
         """Returns ``(x, y, row_ids, failed)`` for the first ``size`` samples:
         views for x and y (a new dict each time), owned arrays for the rest."""
-        if size == len(self.x):
-            x, y = self.x, dict(self.y)
+        if size == self.rows:
+            x, y = self.x.view(), {name: v.view() for name, v in self.y}
             row_ids, errors = self.row_ids, self.errors
         else:
             x, y = self.x[:size], {name: v[:size] for name, v in self.y}
@@ -242,20 +245,25 @@ class _Slot:
         return x, y, row_ids, failed
 
 
+_UINT32_MAX = 0xFFFFFFFF
+
+
 def _batch_fields(body):
     """Returns BATCH's ``(slot, size, epoch, batch)``, raising ProtocolError
-    when one is missing or not an integer."""
+    when one is missing, not an integer, or outside 0..2^32-1 (as the C
+    client checks; slot and size are checked against the slot afterwards)."""
     try:
         slot, size, epoch, batch = body["slot"], body["size"], body["epoch"], body["batch"]
     except KeyError:
         pass
     else:
         # type() rather than isinstance(): True is not a slot number.
-        if type(slot) is type(size) is type(epoch) is type(batch) is int:
+        if (type(slot) is type(size) is type(epoch) is type(batch) is int
+                and 0 <= epoch <= _UINT32_MAX and 0 <= batch <= _UINT32_MAX):
             return slot, size, epoch, batch
     for key in ("slot", "size", "epoch", "batch"):
         _need(body, key, int, "BATCH")  # raises, naming the field
-    raise ProtocolError(f"BATCH is malformed: {body!r}")
+    raise ProtocolError(f"BATCH has epoch or batch outside 0..{_UINT32_MAX}: {body!r}")
 
 
 def _need(body, key, kind, frame="WELCOME"):
@@ -461,8 +469,8 @@ class Client:
             raise ProtocolError(f"BATCH names slot {slot} of {self.slot_count}")
         self._held = slot
         held = self._slots[slot]
-        if not 0 <= size <= len(held.x):
-            raise ProtocolError(f"BATCH size {size} exceeds the slot's {len(held.x)}")
+        if not 0 <= size <= held.rows:
+            raise ProtocolError(f"BATCH size {size} exceeds the slot's {held.rows}")
         self._advance(epoch, batch)
 
         x, y, row_ids, failed = held.arrays(size)
