@@ -1,6 +1,8 @@
 /*
  * jsonw.c: JSON text written straight into one buffer (see jsonw.h).
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -37,17 +39,20 @@ size_t jsonw_text_len(const jsonw_t *w)
 }
 
 /* Makes room for `more` bytes, doubling the buffer; the daemon's allocator
- * aborts on overflow and on OOM. What is written is bounded by its callers
- * (a BATCH lists at most one failure per sample, each with a path and a
- * reason of bounded length). */
+ * aborts on OOM, and so does a size that doubling would wrap. What is
+ * written is bounded by its callers (a BATCH lists at most one failure per
+ * sample, each with a path and a reason of bounded length). */
 static void jsonw_reserve(jsonw_t *w, size_t more)
 {
     size_t cap = w->cap;
 
     if (cap - w->len >= more)
         return;
-    while (cap - w->len < more)
+    while (cap - w->len < more) {
+        if (cap > SIZE_MAX / 2)
+            abort();
         cap *= 2;
+    }
     w->buf = mogen_realloc(w->buf, cap);
     w->cap = cap;
 }

@@ -7,7 +7,8 @@
  * instructions of the 22,000 the daemon spent per RELEASE + NEXT. This
  * writer appends text straight into one buffer, prints integers digit by
  * digit and escapes strings exactly as cJSON_PrintUnformatted does, so the
- * bytes on the wire are the same. Separators are placed by the writer:
+ * bytes on the wire are the same (for integers below 10^15, where cJSON
+ * switches to exponents; every BATCH number is 32-bit). Separators are placed by the writer:
  * callers only open, name and close.
  *
  * The buffer can leave room at its start (for the frame header), so that the

@@ -19,12 +19,19 @@
 /* Room for a RELEASE body: {"slot":4294967295} is 20 bytes and a NUL. */
 #define MOGEN__RELEASE_BODY_MAX 32
 
+/* What this client holds in one slot: the batch it was given there. */
+typedef struct client_lease {
+    uint8_t held;   /* 1 from BATCH until the slot is released. */
+    uint32_t epoch; /* The batch held, so that a stale copy of a mogen_batch_t */
+    uint32_t batch; /* naming the same slot cannot release a later batch. */
+} client_lease_t;
+
 struct mogen_client {
     int sock;              /* Connection to the daemon; owned. */
     int dead;              /* 0, or the code every call returns once unusable. */
     mogen__layout_t layout; /* From WELCOME; owned. */
     const uint8_t *base;   /* Read-only mapping of layout.shm_size bytes. */
-    uint8_t *leased;       /* slot_count flags: 1 while this client holds the slot. */
+    client_lease_t *leases; /* slot_count entries. */
     uint32_t next_epoch;   /* Position of the next batch expected. */
     uint32_t next_batch;
     uint32_t world;        /* Ranks sharing the stream (for the position). */
@@ -204,8 +211,8 @@ static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
     rc = client_map(c, fd);
     if (rc < 0)
         return rc;
-    c->leased = calloc(c->layout.slot_count, 1);
-    if (c->leased == NULL)
+    c->leases = calloc(c->layout.slot_count, sizeof(*c->leases));
+    if (c->leases == NULL)
         return client_fail(c, MOGEN_ENOMEM, "%s", mogen_strerror(MOGEN_ENOMEM));
     c->next_epoch = c->layout.epoch;
     c->next_batch = c->layout.batch;
@@ -293,7 +300,7 @@ void mogen_close(mogen_client_t *c)
         munmap((void *)c->base, (size_t)c->layout.shm_size);
     mogen__layout_free(&c->layout);
     cJSON_Delete(c->last_batch);
-    free(c->leased);
+    free(c->leases);
     free(c->welcome_text);
     free(c);
 }
@@ -327,7 +334,7 @@ static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_
         return client_fail(c, MOGEN_EBADREPLY,
                            "BATCH lacks slot, epoch, batch or size, or one is out of range");
     }
-    if (c->leased[slot]) {
+    if (c->leases[slot].held) {
         cJSON_Delete(obj);
         return client_fail(c, MOGEN_EBADREPLY, "BATCH names slot %u, which this client holds",
                            (unsigned)slot);
@@ -336,7 +343,7 @@ static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_
     if (cJSON_IsArray(errors))
         nerr = (size_t)cJSON_GetArraySize(errors);
 
-    c->leased[slot] = 1;
+    c->leases[slot] = (client_lease_t){1, (uint32_t)epoch, (uint32_t)index};
     cJSON_Delete(c->last_batch);
     c->last_batch = obj;
     c->last_epoch = (uint32_t)epoch;
@@ -435,11 +442,25 @@ int mogen_next(mogen_client_t *c, mogen_batch_t *b)
     return client_await_next(c, b);
 }
 
-/* Whether *b holds a slot of c (filled by mogen_next and not yet released). */
+/*
+ * Whether *b holds a slot of c: filled by mogen_next and not yet released,
+ * and still the batch c holds in that slot (a copy of a released batch names
+ * a slot that may since hold a later one).
+ */
 static int client_holds(const mogen_client_t *c, const mogen_batch_t *b)
 {
-    return b->client == c && b->base != NULL && b->slot < c->layout.slot_count &&
-           c->leased[b->slot];
+    const client_lease_t *l;
+
+    if (b->client != c || b->base == NULL || b->slot >= c->layout.slot_count)
+        return 0;
+    l = &c->leases[b->slot];
+    return l->held && l->epoch == b->epoch && l->batch == b->batch;
+}
+
+/* Whether *b is a live batch of another client (a mistake worth an error). */
+static int client_foreign(const mogen_client_t *c, const mogen_batch_t *b)
+{
+    return b->base != NULL && b->client != NULL && b->client != c;
 }
 
 /*
@@ -451,7 +472,7 @@ static size_t client_take_back(mogen_client_t *c, mogen_batch_t *b, char *body)
 {
     int len = snprintf(body, MOGEN__RELEASE_BODY_MAX, "{\"slot\":%u}", b->slot);
 
-    c->leased[b->slot] = 0;
+    c->leases[b->slot].held = 0;
     b->base = NULL;
     return (size_t)len;
 }
@@ -478,7 +499,8 @@ int mogen_release(mogen_client_t *c, mogen_batch_t *b)
  * answers the NEXT before it hands the freed slot to a worker, where
  * mogen_release followed by mogen_next costs it two wake-ups and lets the
  * refill job go out first. A batch that holds nothing of c (zeroed, after
- * END_OF_EPOCH, already released) makes this plain mogen_next.
+ * END_OF_EPOCH, already released, a copy of a released one) makes this plain
+ * mogen_next; a batch of another client is refused, as mogen_release does.
  */
 int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
 {
@@ -486,6 +508,8 @@ int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
     mogen__out_frame_t frames[2];
     int rc;
 
+    if (client_foreign(c, b))
+        return client_fail(c, MOGEN_ENOTLEASED, "this batch belongs to another client");
     if (!client_holds(c, b))
         return mogen_next(c, b);
     frames[0].type = MOGEN_MSG_RELEASE;

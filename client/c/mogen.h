@@ -21,7 +21,7 @@
  * Conventions (as in libuv):
  * - Functions that can fail return an int: 0 (or a count) on success, a
  *   negative MOGEN_E* code on failure. MOGEN_END_OF_EPOCH (positive) is the
- *   one non-error, non-zero outcome of mogen_next.
+ *   one non-error, non-zero outcome of mogen_next and mogen_release_next.
  * - System errors are the negated errno (MOGEN_ECONNREFUSED == -ECONNREFUSED);
  *   mogen's own codes lie far below any errno. mogen_strerror() describes
  *   every code; mogen_client_error_message() gives the daemon's own sentence.
@@ -228,7 +228,8 @@ int mogen_next(mogen_client_t *client, mogen_batch_t *batch);
  * Gives the batch's slot back to the daemon and clears batch->base. Every
  * pointer into the batch is invalid afterwards. Returns 0,
  * MOGEN_ENOTLEASED when the batch is not held by this client (already
- * released, or from another client), or a send error.
+ * released, a copy of a released batch, or from another client), or a send
+ * error.
  */
 int mogen_release(mogen_client_t *client, mogen_batch_t *batch);
 
@@ -239,8 +240,10 @@ int mogen_release(mogen_client_t *client, mogen_batch_t *batch);
  * wake-up and answers the NEXT before it refills the freed slot, which
  * makes the round trip shorter than mogen_release followed by mogen_next.
  * When *batch holds no slot of this client (zeroed, after
- * MOGEN_END_OF_EPOCH, already released) it is just mogen_next. Pointers
- * into the old batch are invalid once it is called, whatever it returns.
+ * MOGEN_END_OF_EPOCH, already released, a copy of a released batch) it is
+ * just mogen_next; a batch of another client is refused with
+ * MOGEN_ENOTLEASED and nothing is sent. Pointers into the old batch are
+ * invalid once it is called, whatever it returns.
  * To hold several batches at once, or to give one back without asking for
  * another, use mogen_next and mogen_release.
  */
@@ -253,7 +256,7 @@ const void *mogen_batch_tensor(const mogen_batch_t *batch, const char *name);
 const void *mogen_batch_tensor_at(const mogen_batch_t *batch, size_t index);
 
 /* A sample of a batch whose file failed; strings valid until the next
- * mogen_next on the client. */
+ * mogen_next or mogen_release_next on the client. */
 typedef struct mogen_sample_error {
     int64_t row;        /* 0-based data row of the CSV. */
     int64_t line;       /* 1-based line in the CSV file (-1 when not sent). */
@@ -262,7 +265,8 @@ typedef struct mogen_sample_error {
 } mogen_sample_error_t;
 
 /* Entry `index` (< batch->error_count) of the batch's failed samples. Only
- * the most recent batch of mogen_next keeps them; returns 0, or
+ * the most recent batch of mogen_next or mogen_release_next keeps them;
+ * returns 0, or
  * MOGEN_EINVAL for an older batch or an index out of range. */
 int mogen_batch_error(const mogen_batch_t *batch, size_t index, mogen_sample_error_t *out);
 

@@ -456,6 +456,64 @@ static void release_next_sends_both_frames_in_one_write(void **state)
     fake_join(&f);
 }
 
+/* The daemon reuses slot 1 for a later batch while the test keeps a stale
+ * copy of the first one; nothing but the expected frames may arrive. */
+static void script_stale_copy(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 1, \"epoch\": 3, \"batch\": 4, \"size\": 2}", -1);
+    fake_expect_release(f, 1);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 1, \"epoch\": 3, \"batch\": 6, \"size\": 2}", -1);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT)); /* The stale copy's release_next: NEXT alone. */
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 2, \"epoch\": 3, \"batch\": 8, \"size\": 2}", -1);
+    fake_expect_release(f, 1); /* The batch really held in slot 1. */
+    if (fake_recv(f, &body) != -1)
+        fake_problem(f, "the client sent more than it was asked to");
+    cJSON_Delete(body);
+}
+
+/*
+ * A copy of a released batch names a slot that may hold a later batch now:
+ * releasing the copy must not give that one back, and release_next on it is
+ * a plain NEXT. A live batch of another client is refused, nothing sent.
+ */
+static void stale_copies_and_foreign_batches_release_nothing(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b = {0}, copy, later = {0}, foreign;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_stale_copy);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    assert_int_equal(mogen_next(c, &b), 0);
+    copy = b;
+    assert_int_equal(mogen_release(c, &b), 0);
+    assert_int_equal(mogen_next(c, &later), 0);
+    assert_int_equal(later.slot, 1);
+    assert_int_equal(later.batch, 6);
+
+    assert_int_equal(mogen_release(c, &copy), MOGEN_ENOTLEASED);
+    assert_int_equal(mogen_release_next(c, &copy), 0);
+    assert_int_equal(copy.slot, 2);
+    assert_int_equal(copy.batch, 8);
+
+    foreign = later;
+    foreign.client = (mogen_client_t *)&f; /* Any other client; never dereferenced. */
+    assert_int_equal(mogen_release_next(c, &foreign), MOGEN_ENOTLEASED);
+    assert_string_equal(mogen_client_error_message(c), "this batch belongs to another client");
+
+    assert_int_equal(mogen_release(c, &later), 0);
+    mogen_close(c);
+    fake_join(&f);
+}
+
 /* Big enough that two frames overflow a minimal socket buffer. */
 #define BIG_BODY (MOGEN_FRAME_MAX_REQUEST - 2)
 
@@ -752,6 +810,7 @@ int main(void)
         cmocka_unit_test(status_returns_the_reply_json),
         cmocka_unit_test(connect_without_a_daemon_says_so),
         cmocka_unit_test(release_next_sends_both_frames_in_one_write),
+        cmocka_unit_test(stale_copies_and_foreign_batches_release_nothing),
         cmocka_unit_test(send_frames_continues_after_a_short_write),
         cmocka_unit_test(send_frames_refuses_what_it_cannot_send),
     };
