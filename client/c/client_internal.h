@@ -106,11 +106,12 @@ MOGEN__HIDDEN int mogen__send_frame(int sock, uint16_t type, const char *body, s
 MOGEN__HIDDEN int mogen__send_frames(int sock, const mogen__out_frame_t *frames, size_t count);
 /*
  * Receives one whole frame with a body of at most max_body bytes, and the fd
- * (if any) sent with it. Returns 0, MOGEN_ECLOSED at end of stream,
- * MOGEN_EBADREPLY for a bad header, MOGEN_ETIMEDOUT, MOGEN_ENOMEM or
- * another negative errno.
+ * (if any) sent with it. timeout_ms > 0 bounds each wait for bytes (0: no
+ * bound). Returns 0, MOGEN_ECLOSED at end of stream, MOGEN_EBADREPLY for a
+ * bad header, MOGEN_ETIMEDOUT, MOGEN_ENOMEM or another negative errno.
  */
-MOGEN__HIDDEN int mogen__recv_frame(int sock, uint32_t max_body, mogen__frame_t *frame);
+MOGEN__HIDDEN int mogen__recv_frame(int sock, int timeout_ms, uint32_t max_body,
+                                    mogen__frame_t *frame);
 MOGEN__HIDDEN void mogen__frame_free(mogen__frame_t *frame);
 
 /*

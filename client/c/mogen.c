@@ -28,6 +28,7 @@ typedef struct client_lease {
 
 struct mogen_client {
     int sock;              /* Connection to the daemon; owned. */
+    int timeout_ms;        /* Bound on each wait for a reply; 0 = none. */
     int dead;              /* 0, or the code every call returns once unusable. */
     mogen__layout_t layout; /* From WELCOME; owned. */
     const uint8_t *base;   /* Read-only mapping of layout.shm_size bytes. */
@@ -163,7 +164,7 @@ static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
     int fd;
     int rc;
 
-    rc = mogen__recv_frame(c->sock, MOGEN_FRAME_MAX_REPLY, &f);
+    rc = mogen__recv_frame(c->sock, c->timeout_ms, MOGEN_FRAME_MAX_REPLY, &f);
     if (rc < 0)
         return client_fail(c, rc, "no WELCOME from the daemon: %s", mogen_strerror(rc));
     if (f.type == MOGEN_MSG_ERROR) {
@@ -245,6 +246,7 @@ int mogen__client_attach(mogen_client_t **client, int sock, const char *stream,
         return MOGEN_ENOMEM;
     }
     c->sock = sock;
+    c->timeout_ms = opts->timeout_ms;
     c->world = opts->world ? opts->world : 1;
 
     hello = client_hello(stream, opts);
@@ -398,7 +400,7 @@ static int client_await_next(mogen_client_t *c, mogen_batch_t *b)
 
     for (;;) {
         mogen__frame_t f;
-        rc = mogen__recv_frame(c->sock, MOGEN_FRAME_MAX_REPLY, &f);
+        rc = mogen__recv_frame(c->sock, c->timeout_ms, MOGEN_FRAME_MAX_REPLY, &f);
         if (rc < 0)
             return client_kill(c, client_fail(c, rc, "no reply to NEXT: %s", mogen_strerror(rc)));
         switch (f.type) {
@@ -707,7 +709,7 @@ int mogen_status_json(const char *socket_path, char **json_out)
     rc = mogen__send_frame(sock, MOGEN_MSG_STATUS, "{}", 2);
     if (rc < 0)
         goto out;
-    rc = mogen__recv_frame(sock, MOGEN_FRAME_MAX_REPLY, &f);
+    rc = mogen__recv_frame(sock, MOGEN_STATUS_TIMEOUT_MS, MOGEN_FRAME_MAX_REPLY, &f);
     if (rc < 0)
         goto out;
     if (f.type == MOGEN_MSG_ERROR) {

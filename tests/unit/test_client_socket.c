@@ -109,7 +109,7 @@ static int fake_recv(fake_t *f, cJSON **body)
     int type;
 
     *body = NULL;
-    if (mogen__recv_frame(f->sock, MOGEN_FRAME_MAX_REQUEST, &fr) < 0)
+    if (mogen__recv_frame(f->sock, 0, MOGEN_FRAME_MAX_REQUEST, &fr) < 0)
         return -1;
     if (fr.fd >= 0)
         fake_problem(f, "the client sent an fd");
@@ -756,6 +756,107 @@ static void timeout_breaks_the_client(void **state)
     rmdir(dir);
 }
 
+/* Writes one frame as pieces cut at the given byte offsets, pausing 30 ms
+ * before each cut-off piece; a negative cut ends the list. */
+static void fake_send_in_pieces(fake_t *f, uint16_t type, const char *body, const int *cuts)
+{
+    size_t len = strlen(body), total = MOGEN_FRAME_HEADER_SIZE + len, at = 0;
+    uint8_t *buf = malloc(total);
+    struct timespec pause = {0, 30 * 1000 * 1000};
+
+    mogen_frame_encode_header(buf, type, (uint32_t)len);
+    memcpy(buf + MOGEN_FRAME_HEADER_SIZE, body, len);
+    for (size_t i = 0;; i++) {
+        size_t end = cuts[i] < 0 ? total : (size_t)cuts[i];
+        if (write(f->sock, buf + at, end - at) != (ssize_t)(end - at))
+            fake_problem(f, "a piece was not written whole");
+        at = end;
+        if (cuts[i] < 0)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    free(buf);
+}
+
+/* The BATCH reply comes as three pieces: part of the header, the rest of
+ * it with two body bytes, then the rest of the body. */
+static void script_batch_in_pieces(fake_t *f)
+{
+    static const int cuts[] = {3, MOGEN_FRAME_HEADER_SIZE + 2, -1};
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send_in_pieces(f, MOGEN_MSG_BATCH,
+                        "{\"slot\": 1, \"epoch\": 3, \"batch\": 4, \"size\": 2}", cuts);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_RELEASE));
+}
+
+/* Each wait for bytes is bounded, not the whole reply: pieces 30 ms apart
+ * arrive within a 1 s bound and make one batch. */
+static void reply_in_pieces_makes_one_batch(void **state)
+{
+    fake_t f;
+    mogen_client_t *c = NULL;
+    mogen_connect_options_t o;
+    mogen_batch_t b;
+    (void)state;
+
+    fake_init(&f, script_batch_in_pieces);
+    mogen_connect_options_init(&o);
+    o.timeout_ms = 1000;
+    assert_int_equal(mogen__client_attach(&c, fake_start(&f), "train", &o), 0);
+    assert_int_equal(mogen_next(c, &b), 0);
+    assert_int_equal(b.slot, 1);
+    assert_int_equal(b.size, 2);
+    assert_int_equal(b.epoch, 3);
+    assert_int_equal(b.batch, 4);
+    assert_int_equal(mogen_release(c, &b), 0);
+    mogen_close(c);
+    fake_join(&f);
+}
+
+/* Sends the header of a BATCH and then nothing until the client hangs up. */
+static void script_stall_after_header(fake_t *f)
+{
+    uint8_t hdr[MOGEN_FRAME_HEADER_SIZE];
+    cJSON *body;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    mogen_frame_encode_header(hdr, MOGEN_MSG_BATCH, 40);
+    if (write(f->sock, hdr, sizeof hdr) != (ssize_t)sizeof hdr)
+        fake_problem(f, "the header was not written whole");
+    (void)fake_recv(f, &body); /* Waits for the hang-up. */
+    cJSON_Delete(body);
+}
+
+/* A daemon that stops in the middle of a frame times out like a silent one
+ * (the wait for the body is bounded too), and the bound given to
+ * mogen__client_attach applies as it does through mogen_connect. */
+static void stall_mid_frame_times_out(void **state)
+{
+    fake_t f;
+    mogen_client_t *c = NULL;
+    mogen_connect_options_t o;
+    mogen_batch_t b;
+    struct timespec t0, t1;
+    double waited;
+    (void)state;
+
+    fake_init(&f, script_stall_after_header);
+    mogen_connect_options_init(&o);
+    o.timeout_ms = 100;
+    assert_int_equal(mogen__client_attach(&c, fake_start(&f), "train", &o), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    assert_true(waited >= 0.09);
+    assert_true(waited < 10.0);
+    mogen_close(c);
+    fake_join(&f);
+}
+
 static void script_status(fake_t *f)
 {
     cJSON_Delete(fake_expect(f, MOGEN_MSG_STATUS));
@@ -807,6 +908,8 @@ int main(void)
         cmocka_unit_test(daemon_gone_mid_next_is_closed_for_good),
         cmocka_unit_test(batch_naming_a_slot_out_of_range_is_refused),
         cmocka_unit_test(timeout_breaks_the_client),
+        cmocka_unit_test(reply_in_pieces_makes_one_batch),
+        cmocka_unit_test(stall_mid_frame_times_out),
         cmocka_unit_test(status_returns_the_reply_json),
         cmocka_unit_test(connect_without_a_daemon_says_so),
         cmocka_unit_test(release_next_sends_both_frames_in_one_write),
