@@ -24,9 +24,11 @@
 /* Bytes asked of the kernel per read; requests are small. */
 #define CONN_READ_CHUNK 16384
 
-/* A write in flight: the request and the bytes it sends. */
+/* A write in flight: the request, the bytes it owns and the part of them
+ * still to send. */
 typedef struct conn_write {
     uv_write_t req;
+    uint8_t *bytes;
     uv_buf_t buf;
 } conn_write_t;
 
@@ -178,14 +180,26 @@ static void conn_on_written(uv_write_t *req, int status)
 {
     conn_write_t *w = (conn_write_t *)req;
     (void)status;
-    mogen_free(w->buf.base);
+    mogen_free(w->bytes);
     mogen_free(w);
 }
 
-/* Queues bytes[0..len) (taking ownership). Returns 0 or -errno; a client that
- * has let too much pile up is closed. */
+/*
+ * Sends bytes[0..len) (taking ownership): at once as far as the socket takes
+ * them, the rest queued behind anything queued before. Returns 0 or -errno;
+ * a client that has let too much pile up is closed.
+ *
+ * A reply nearly always fits the socket buffer, and is then written here
+ * with uv_try_write and no write request: a request would cost libuv a
+ * callback on the next loop turn and an epoll_ctl to stop watching for
+ * POLLOUT, after every reply, while the client may be waiting for this
+ * process to give up the CPU.
+ */
 static int conn_queue(conn_t *conn, uint8_t *bytes, size_t len)
 {
+    uv_stream_t *stream = (uv_stream_t *)&conn->handle;
+    uv_buf_t whole = uv_buf_init((char *)bytes, (unsigned int)len);
+    size_t sent = 0;
     conn_write_t *w;
     int rc;
 
@@ -193,7 +207,19 @@ static int conn_queue(conn_t *conn, uint8_t *bytes, size_t len)
         mogen_free(bytes);
         return -EPIPE;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) + len > CONN_MAX_PENDING_WRITE) {
+    rc = uv_try_write(stream, &whole, 1);
+    if (rc >= 0)
+        sent = (size_t)rc;
+    else if (rc != UV_EAGAIN) {
+        mogen_free(bytes);
+        conn_close(conn);
+        return rc;
+    }
+    if (sent == len) {
+        mogen_free(bytes);
+        return 0;
+    }
+    if (uv_stream_get_write_queue_size(stream) + (len - sent) > CONN_MAX_PENDING_WRITE) {
         log_warn("client %llu stopped reading (over %u bytes queued); closing it",
                  (unsigned long long)conn->id, CONN_MAX_PENDING_WRITE);
         mogen_free(bytes);
@@ -201,8 +227,9 @@ static int conn_queue(conn_t *conn, uint8_t *bytes, size_t len)
         return -ENOBUFS;
     }
     w = mogen_malloc(sizeof(*w));
-    w->buf = uv_buf_init((char *)bytes, (unsigned int)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&conn->handle, &w->buf, 1, conn_on_written);
+    w->bytes = bytes;
+    w->buf = uv_buf_init((char *)bytes + sent, (unsigned int)(len - sent));
+    rc = uv_write(&w->req, stream, &w->buf, 1, conn_on_written);
     if (rc < 0) {
         mogen_free(bytes);
         mogen_free(w);

@@ -4,13 +4,15 @@ do not wrap cursors, clients together cannot stall a stream by leasing every
 slot, a worker whose replacement fails to start is retried, SIGHUP does not
 kill the daemon, and the connection limit holds."""
 
+import json
 import os
 import socket
 import time
 
 import pytest
 
-from harness import (Mogend, frame, raw_connect, read_frame, small_config, small_dataset)
+from harness import (Mogend, frame, make_images, raw_connect, read_frame, small_config,
+                     small_dataset, write_csv)
 import mogen  # noqa: E402
 
 ROWS = 150
@@ -68,6 +70,35 @@ def test_client_that_stops_reading_is_really_closed(dataset):
         assert s_open == 0, (
             f"daemon still holds the 'closed' client's socket ({s_open} extra socket fds, "
             f"RSS {rss_kb} kB) two seconds after deciding to close it")
+
+
+def test_a_reply_cut_by_a_full_socket_is_not_overtaken(tmp_path):
+    """conn_queue() writes a reply at once as far as the socket takes it and
+    queues only the rest. A WELCOME listing 20,000 classes (about 1 MB) is
+    bigger than the socket buffer, so it goes out in parts (sent as a plain
+    reply: with shm_dir and want_fd false no fd rides along); the BATCH that
+    answers a NEXT pipelined behind HELLO must come after the whole of it,
+    and neither may lose or repeat a byte."""
+    classes = 20000
+    name = make_images(tmp_path / "images", 1)[0]
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[name, f"class-{i:05d}-with-a-name-long-enough-to-matter"]
+               for i in range(classes)])
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    with Mogend(tmp_path, config(tmp_path, shm_dir=str(shm)), workers=1) as d:
+        s = raw_connect(d.socket)
+        s.sendall(frame(HELLO, {"version": 1, "stream": "train", "want_fd": False})
+                  + frame(NEXT))
+        time.sleep(1.0)  # the daemon writes what fits, queues the rest
+        t, welcome = read_frame(s)
+        assert t == WELCOME, (t, welcome)
+        assert len(welcome["outputs"][0]["classes"]) == classes
+        assert len(json.dumps(welcome)) > 500000
+        t, batch = read_frame(s)
+        assert t == BATCH, (t, batch)
+        assert (batch["epoch"], batch["batch"]) == (0, 0), batch
+        s.close()
 
 
 def test_huge_world_does_not_wrap_the_batch_cursor(dataset):
