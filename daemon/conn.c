@@ -162,9 +162,14 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     conn->rlen += (size_t)nread;
     conn_process(conn);
     /* Only now give freed slots (RELEASE) and new positions (HELLO) to the
-     * workers: the replies to this read went out first, so a client waiting
-     * on its next batch is not made to wait behind a job hand-off. */
-    worker_pool_pump(&conn->daemon->pool);
+     * workers: the replies to this read went out first. And unless a client
+     * is still waiting for a batch, not even now: waking a worker would
+     * hold up the client that just got its reply (see
+     * worker_pool_pump_soon). */
+    if (feeds_have_waiters(conn->daemon))
+        worker_pool_pump(&conn->daemon->pool);
+    else
+        worker_pool_pump_soon(&conn->daemon->pool);
 }
 
 void conn_start(conn_t *conn)

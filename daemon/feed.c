@@ -268,6 +268,14 @@ void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, const fill
     feed_serve_waiters(feed);
 }
 
+int feeds_have_waiters(const daemon_t *d)
+{
+    for (uint32_t i = 0; i < d->feed_count; i++)
+        if (d->feeds[i].waiter_count > 0)
+            return 1;
+    return 0;
+}
+
 /* Removes the waiter at index i, keeping FIFO order. */
 static void feed_remove_waiter(feed_t *feed, size_t i)
 {

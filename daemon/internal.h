@@ -139,6 +139,8 @@ void feed_fill_done(feed_t *feed, uint32_t slot, uint32_t generation, const fill
 void feed_request_next(feed_t *feed, conn_t *conn);
 /* Answers waiting NEXTs whose batch is READY. */
 void feed_serve_waiters(feed_t *feed);
+/* 1 when a NEXT of any stream is waiting for a batch. */
+int feeds_have_waiters(const daemon_t *d);
 /* Drops conn's waiting NEXTs and gives back its leases (disconnect). */
 void feed_detach(feed_t *feed, conn_t *conn);
 /* RELEASE of slot by conn; returns 0 or -EPERM when conn does not hold it. */
@@ -190,7 +192,8 @@ typedef struct worker_pool {
     uint32_t next_feed;    /* Round-robin start for fairness between streams. */
     uint32_t next_worker;  /* Round-robin start so that work spreads over workers. */
     uv_timer_t respawn;    /* Retries workers whose replacement failed to start. */
-    int respawn_open;
+    uv_timer_t pump_later; /* Runs worker_pool_pump_soon's deferred pump. */
+    int timers_open;       /* 1 while respawn and pump_later are open. */
     uint64_t deaths;
 } worker_pool_t;
 
@@ -200,6 +203,9 @@ uint32_t worker_usable_cpus(void);
 int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *err, size_t errlen);
 /* Gives idle workers work while any stream has a free slot. */
 void worker_pool_pump(worker_pool_t *pool);
+/* The same, a millisecond from now (once, however often called meanwhile):
+ * for hand-offs that no client is waiting on (see worker.c). */
+void worker_pool_pump_soon(worker_pool_t *pool);
 /* Stops every worker and waits for it. */
 void worker_pool_stop(worker_pool_t *pool);
 /* Frees the pool's memory (after stop, once the loop has closed handles). */

@@ -35,6 +35,10 @@
  * failure would leave its jobs waiting for ever. */
 #define WORKER_RESPAWN_RETRY_MS 1000
 
+/* How long worker_pool_pump_soon defers a hand-off: libuv's timer
+ * resolution, and far below the time a worker takes for a batch. */
+#define WORKER_PUMP_DELAY_MS 1
+
 /* What a worker sends back for one job: one SOCK_SEQPACKET message. */
 typedef struct worker_result {
     uint32_t job_id;
@@ -330,7 +334,7 @@ static void worker_died(worker_t *w)
     if (rc < 0) {
         log_error("cannot start a replacement for worker %u: %s; retrying every %d ms",
                   w->index, strerror(-rc), WORKER_RESPAWN_RETRY_MS);
-        if (pool->respawn_open && !uv_is_active((uv_handle_t *)&pool->respawn))
+        if (pool->timers_open && !uv_is_active((uv_handle_t *)&pool->respawn))
             uv_timer_start(&pool->respawn, worker_on_respawn_timer, WORKER_RESPAWN_RETRY_MS,
                            WORKER_RESPAWN_RETRY_MS);
     }
@@ -448,6 +452,26 @@ void worker_pool_pump(worker_pool_t *pool)
     }
 }
 
+static void worker_on_pump_later(uv_timer_t *timer)
+{
+    worker_pool_pump(timer->data);
+}
+
+/*
+ * Waking an idle worker costs this process 10-15 us (measured on a 2-vCPU
+ * VM: a request/reply echo that also wakes a third process after each reply
+ * takes 41-45 us instead of 31), and when the client shares a CPU with the
+ * daemon that cost lands inside the client's round trip, even though the
+ * reply went out first: the client runs again only when the daemon sleeps.
+ * A hand-off no client waits on (the refill of a slot just released, while
+ * the ring is ahead) loses nothing by waiting a millisecond.
+ */
+void worker_pool_pump_soon(worker_pool_t *pool)
+{
+    if (pool->timers_open && !uv_is_active((uv_handle_t *)&pool->pump_later))
+        uv_timer_start(&pool->pump_later, worker_on_pump_later, WORKER_PUMP_DELAY_MS, 0);
+}
+
 int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *err, size_t errlen)
 {
     memset(pool, 0, sizeof(*pool));
@@ -455,7 +479,9 @@ int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *er
     pool->count = count;
     uv_timer_init(d->loop, &pool->respawn);
     pool->respawn.data = pool;
-    pool->respawn_open = 1;
+    uv_timer_init(d->loop, &pool->pump_later);
+    pool->pump_later.data = pool;
+    pool->timers_open = 1;
     for (uint32_t i = 0; i < count; i++) {
         worker_t *w = &pool->workers[i];
         int rc;
@@ -475,9 +501,10 @@ int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *er
 
 void worker_pool_stop(worker_pool_t *pool)
 {
-    if (pool->respawn_open) {
+    if (pool->timers_open) {
         uv_close((uv_handle_t *)&pool->respawn, NULL);
-        pool->respawn_open = 0;
+        uv_close((uv_handle_t *)&pool->pump_later, NULL);
+        pool->timers_open = 0;
     }
     for (uint32_t i = 0; i < pool->count; i++) {
         worker_t *w = &pool->workers[i];

@@ -74,6 +74,29 @@ def test_clients_of_one_stream_share_one_queue(dataset):
     assert sorted(got) == list(range(10)), "each batch goes to exactly one client"
 
 
+def test_a_released_slot_is_refilled_with_no_client_waiting(dataset):
+    """A RELEASE that no NEXT waits behind hands the slot to a worker a
+    moment later (worker_pool_pump_soon) instead of at once; it must still
+    be handed over: with nobody asking, the ring fills up again."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        c = mogen.Client(d.socket, "train")
+        deadline = time.monotonic() + 10
+        while mogen.status(d.socket)["streams"][0]["slots"]["ready"] < 4:
+            assert time.monotonic() < deadline, mogen.status(d.socket)["streams"][0]
+            time.sleep(0.02)
+        for _ in range(3):
+            c.next_batch()
+            c.release()  # nothing asked after it
+            deadline = time.monotonic() + 10
+            while True:
+                slots = mogen.status(d.socket)["streams"][0]["slots"]
+                if slots["ready"] == 4:
+                    break
+                assert time.monotonic() < deadline, f"the released slot stays {slots}"
+                time.sleep(0.02)
+        c.close()
+
+
 def test_hello_for_another_position_while_attached_is_refused(dataset):
     with Mogend(dataset, config(dataset), workers=1) as d:
         c = mogen.Client(d.socket, "train")
