@@ -156,7 +156,7 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
 		echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -artifact_prefix=$(BUILD)/fuzz/ \
 			$(BUILD)/fuzz/corpus-$$(basename $$f) $$( [ -d tests/fuzz/seeds/$$(basename $$f) ] && echo tests/fuzz/seeds/$$(basename $$f) ) \
 			2>$(BUILD)/fuzz/$$(basename $$f).log || { tail -40 $(BUILD)/fuzz/$$(basename $$f).log; exit 1; }; \
 		tail -1 $(BUILD)/fuzz/$$(basename $$f).log; \

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch_body.h"
 #include "frame.h"
 #include "client_internal.h"
 #include "message.h"
@@ -318,20 +319,39 @@ const char *mogen_client_error_message(const mogen_client_t *c)
  */
 static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_t *b)
 {
+    mogen_batch_body_t fields;
     cJSON *obj = NULL;
-    const cJSON *errors;
     uint64_t slot, epoch, index, size;
     size_t nerr = 0;
-    int rc;
 
-    rc = mogen_frame_parse_body((const uint8_t *)f->body, f->length, &obj);
-    if (rc < 0)
-        return client_fail(c, rc == -ENOMEM ? MOGEN_ENOMEM : MOGEN_EBADREPLY,
-                           "BATCH is not a JSON object");
-    if (mogen_message_get_uint(obj, "slot", c->layout.slot_count - 1, &slot) < 0 ||
-        mogen_message_get_uint(obj, "epoch", UINT32_MAX, &epoch) < 0 ||
-        mogen_message_get_uint(obj, "batch", UINT32_MAX, &index) < 0 ||
-        mogen_message_get_uint(obj, "size", c->layout.batch_size, &size) < 0) {
+    /* The usual BATCH, with no failed file, is read without a cJSON tree;
+     * any other (errors to keep for mogen_batch_error, or a body that
+     * reader does not take) goes through cJSON. */
+    if (mogen_batch_body_read(f->body, f->length, &fields) == 1) {
+        slot = fields.slot;
+        epoch = fields.epoch;
+        index = fields.batch;
+        size = fields.size;
+    } else {
+        const cJSON *errors;
+        int rc = mogen_frame_parse_body((const uint8_t *)f->body, f->length, &obj);
+        if (rc < 0)
+            return client_fail(c, rc == -ENOMEM ? MOGEN_ENOMEM : MOGEN_EBADREPLY,
+                               "BATCH is not a JSON object");
+        if (mogen_message_get_uint(obj, "slot", MOGEN_JSON_MAX_UINT, &slot) < 0 ||
+            mogen_message_get_uint(obj, "epoch", MOGEN_JSON_MAX_UINT, &epoch) < 0 ||
+            mogen_message_get_uint(obj, "batch", MOGEN_JSON_MAX_UINT, &index) < 0 ||
+            mogen_message_get_uint(obj, "size", MOGEN_JSON_MAX_UINT, &size) < 0) {
+            cJSON_Delete(obj);
+            return client_fail(c, MOGEN_EBADREPLY,
+                               "BATCH lacks slot, epoch, batch or size, or one is out of range");
+        }
+        errors = cJSON_GetObjectItemCaseSensitive(obj, "errors");
+        if (cJSON_IsArray(errors))
+            nerr = (size_t)cJSON_GetArraySize(errors);
+    }
+    if (slot >= c->layout.slot_count || epoch > UINT32_MAX || index > UINT32_MAX ||
+        size > c->layout.batch_size) {
         cJSON_Delete(obj);
         return client_fail(c, MOGEN_EBADREPLY,
                            "BATCH lacks slot, epoch, batch or size, or one is out of range");
@@ -341,9 +361,6 @@ static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_
         return client_fail(c, MOGEN_EBADREPLY, "BATCH names slot %u, which this client holds",
                            (unsigned)slot);
     }
-    errors = cJSON_GetObjectItemCaseSensitive(obj, "errors");
-    if (cJSON_IsArray(errors))
-        nerr = (size_t)cJSON_GetArraySize(errors);
 
     c->leases[slot] = (client_lease_t){1, (uint32_t)epoch, (uint32_t)index};
     cJSON_Delete(c->last_batch);

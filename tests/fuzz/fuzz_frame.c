@@ -6,14 +6,18 @@
  * from the input itself (so partial headers and bodies split across reads
  * are exercised), decodes each header, refuses oversized bodies, and parses
  * every complete body with mogen_frame_parse_body, reading the fields the
- * daemon reads. Any crash, leak or sanitizer report is a bug; invariants
- * the reader relies on are checked with abort().
+ * daemon reads. Every body also goes through the client's BATCH reader
+ * (batch_body.c): whenever that reader takes a body, cJSON must read the
+ * same four numbers from it and find no failure listed. Any crash, leak or
+ * sanitizer report is a bug; invariants the readers rely on are checked
+ * with abort().
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_body.h"
 #include "frame.h"
 #include "message.h"
 
@@ -24,13 +28,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t fuzz_buf[FUZZ_BUF_SIZE];
 
+/* Aborts unless obj[key] reads as the integer v. */
+static void fuzz_expect_uint(const cJSON *obj, const char *key, uint64_t v)
+{
+    uint64_t got;
+
+    if (mogen_message_get_uint(obj, key, MOGEN_JSON_MAX_UINT, &got) != 0 || got != v)
+        abort();
+}
+
+/* When the BATCH reader takes body, cJSON must agree with it. */
+static void fuzz_batch_body(const uint8_t *body, size_t len)
+{
+    mogen_batch_body_t b;
+    const cJSON *errors;
+    cJSON *obj = NULL;
+
+    if (mogen_batch_body_read((const char *)body, len, &b) != 1)
+        return;
+    if (mogen_frame_parse_body(body, len, &obj) != 0)
+        abort();
+    fuzz_expect_uint(obj, "slot", b.slot);
+    fuzz_expect_uint(obj, "epoch", b.epoch);
+    fuzz_expect_uint(obj, "batch", b.batch);
+    fuzz_expect_uint(obj, "size", b.size);
+    errors = cJSON_GetObjectItemCaseSensitive(obj, "errors");
+    if (errors != NULL && (!cJSON_IsArray(errors) || cJSON_GetArraySize(errors) != 0))
+        abort();
+    cJSON_Delete(obj);
+}
+
 /* Reads the fields of a request body as the daemon would. */
 static void fuzz_body(uint16_t type, const uint8_t *body, size_t len)
 {
     cJSON *obj = NULL;
     uint64_t u = 0;
     const char *s = NULL;
-    int rc = mogen_frame_parse_body(body, len, &obj);
+    int rc;
+
+    fuzz_batch_body(body, len);
+    rc = mogen_frame_parse_body(body, len, &obj);
 
     if (rc != 0) {
         if (obj != NULL)
