@@ -105,3 +105,47 @@ def test_error_frames_map_to_exception_classes_with_the_daemons_message(code, cl
 def test_shutting_down_is_also_daemon_gone():
     assert isinstance(errors.daemon_error({"code": "shutting_down", "message": "bye"}),
                       errors.DaemonGone)
+
+
+def _batch_frame(text):
+    body = text.encode()
+    return protocol.encode_header(MsgType.BATCH, len(body)) + body
+
+
+def test_plain_batch_reads_as_json_would():
+    """decode_frame reads the BATCH mogend writes with no failure by a
+    pattern, not json.loads; the dict must be the one json.loads gives,
+    for the edge values too."""
+    for slot, epoch, batch, size in [(0, 0, 0, 0), (7, 3, 12, 64),
+                                     (255, 4294967295, 4294967295, 1),
+                                     (1, 999999999999999, 2, 3)]:
+        text = json.dumps({"slot": slot, "epoch": epoch, "batch": batch, "size": size,
+                           "errors": []}, separators=(",", ":"))
+        t, body, used = protocol.decode_frame(_batch_frame(text))
+        assert t is MsgType.BATCH and used == 8 + len(text)
+        assert body == json.loads(text)
+        assert all(type(body[k]) is int for k in ("slot", "epoch", "batch", "size"))
+
+
+@pytest.mark.parametrize("text", [
+    '{"slot":1,"epoch":2,"batch":3,"size":4,"errors":[{"row":5,"line":7,'
+    '"path":"/a.jpg","reason":"corrupt"}]}',
+    '{"slot": 1, "epoch": 2, "batch": 3, "size": 4, "errors": []}',
+    '{"epoch":2,"slot":1,"batch":3,"size":4,"errors":[]}',
+    '{"slot":1,"epoch":2,"batch":3,"size":4}',
+    '{"slot":1,"epoch":1234567890123456,"batch":3,"size":4,"errors":[]}',
+    '{"slot":1,"epoch":2,"batch":3,"size":4,"errors":[],"future":true}',
+])
+def test_other_batch_bodies_still_go_through_json(text):
+    t, body, _ = protocol.decode_frame(_batch_frame(text))
+    assert body == json.loads(text)
+
+
+@pytest.mark.parametrize("text", [
+    '{"slot":01,"epoch":2,"batch":3,"size":4,"errors":[]}',
+    '{"slot":1,"epoch":2,"batch":3,"size":4,"errors":[]}x',
+    '{"slot":-1,"epoch":2,"batch":3,"size":4,"errors":[]',
+])
+def test_invalid_batch_bodies_are_still_protocol_errors(text):
+    with pytest.raises(errors.ProtocolError):
+        protocol.decode_frame(_batch_frame(text))

@@ -12,6 +12,7 @@ Nothing here touches a socket; mogen.client does the I/O.
 
 import enum
 import json
+import re
 import struct
 
 from .errors import ProtocolError
@@ -43,6 +44,17 @@ class MsgType(enum.IntEnum):
 # Type code -> MsgType member: a dict lookup per frame instead of MsgType(code),
 # which costs several times more on every reply.
 _MSG_TYPES = {t.value: t for t in MsgType}
+
+
+# BATCH as mogend writes it when no file of the batch failed, which is nearly
+# every reply to NEXT. It is read with this pattern instead of json.loads:
+# run cold after a trainer's step, json.loads alone took 20-30 us of a
+# ~110 us round trip, the pattern a third of that. Numbers take JSON's form
+# (no leading zero) and at most 15 digits; any other body, valid or not,
+# goes to json.loads as before.
+_NUMBER = rb"(0|[1-9][0-9]{0,14})"
+_PLAIN_BATCH = re.compile(rb'\{"slot":' + _NUMBER + rb',"epoch":' + _NUMBER + rb',"batch":'
+                          + _NUMBER + rb',"size":' + _NUMBER + rb',"errors":\[\]\}')
 
 
 def encode_header(msg_type, length):
@@ -118,6 +130,12 @@ def decode_frame(buf, max_body=MAX_REPLY):
     end = HEADER_SIZE + length
     if len(buf) < end:
         return None
+    if msg_type is MsgType.BATCH:
+        plain = _PLAIN_BATCH.fullmatch(buf, HEADER_SIZE, end)
+        if plain is not None:
+            slot, epoch, batch, size = plain.groups()
+            return msg_type, {"slot": int(slot), "epoch": int(epoch), "batch": int(batch),
+                              "size": int(size), "errors": []}, end
     return msg_type, decode_body(buf[HEADER_SIZE:end]), end
 
 
