@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -174,23 +175,43 @@ static void io_collect_fds(struct msghdr *msg, int *fd)
     }
 }
 
+/* Milliseconds on the monotonic clock. */
+static int64_t io_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * Waits until sock has bytes to read, or end of stream or an error (the
- * recvmsg that follows reports those). timeout_ms > 0 bounds the wait.
+ * recvmsg that follows reports those). timeout_ms > 0 bounds the wait,
+ * signals included: after EINTR it waits only for what is left, so that a
+ * process receiving signals more often than its timeout (a profiler's
+ * SIGPROF, an interval timer) still times out.
  * Returns 0, MOGEN_ETIMEDOUT or a negative errno.
  */
 static int io_wait_readable(int sock, int timeout_ms)
 {
     struct pollfd p = {.fd = sock, .events = POLLIN};
+    int64_t deadline = timeout_ms > 0 ? io_now_ms() + timeout_ms : 0;
+    int wait = timeout_ms > 0 ? timeout_ms : -1;
 
     for (;;) {
-        int n = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+        int n = poll(&p, 1, wait);
         if (n > 0)
             return 0;
         if (n == 0)
             return MOGEN_ETIMEDOUT;
         if (errno != EINTR)
             return -errno;
+        if (timeout_ms > 0) {
+            int64_t left = deadline - io_now_ms();
+            if (left <= 0)
+                return MOGEN_ETIMEDOUT;
+            wait = (int)left;
+        }
     }
 }
 
@@ -248,7 +269,8 @@ int mogen__recv_frame(int sock, int timeout_ms, uint32_t max_body, mogen__frame_
     frame->fd = -1;
     frame->type = 0;
     frame->length = 0;
-    /* A reply is never there yet right after its request: wait first. */
+    /* A reply is rarely there yet right after its request: wait first
+     * rather than after a read that would find nothing. */
     rc = io_wait_readable(sock, timeout_ms);
     if (rc < 0)
         goto fail;

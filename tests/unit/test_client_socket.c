@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,12 @@ static void fake_handshake(fake_t *f)
 static void *fake_main(void *arg)
 {
     fake_t *f = arg;
+    sigset_t alarm;
+
+    /* SIGALRM is for the client's thread (signals_do_not_stretch_the_timeout). */
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alarm, NULL);
 
     if (f->listen_fd >= 0) {
         f->sock = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -857,6 +864,136 @@ static void stall_mid_frame_times_out(void **state)
     fake_join(&f);
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A signal every 20 ms interrupts the client's wait again and again; the
+ * 200 ms bound must hold all the same (it used to start over after each
+ * interruption, so the client waited for ever). */
+static void signals_do_not_stretch_the_timeout(void **state)
+{
+    struct sigaction sa, old_sa;
+    struct itimerval every = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+    fake_t f;
+    mogen_client_t *c = NULL;
+    mogen_connect_options_t o;
+    mogen_batch_t b;
+    struct timespec t0, t1;
+    double waited;
+    (void)state;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old_sa), 0);
+    fake_init(&f, script_silent_after_next);
+    mogen_connect_options_init(&o);
+    o.timeout_ms = 200;
+    assert_int_equal(mogen__client_attach(&c, fake_start(&f), "train", &o), 0);
+    assert_int_equal(setitimer(ITIMER_REAL, &every, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+    assert_int_equal(sigaction(SIGALRM, &old_sa, NULL), 0);
+    waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    assert_true(waited >= 0.19);
+    assert_true(waited < 5.0);
+    mogen_close(c);
+    fake_join(&f);
+}
+
+/* A STATUS_REPLY of about 300 kB, more than a socket buffer holds: it
+ * arrives in many reads. */
+#define BIG_STATUS_PAD 300000
+
+static void script_big_status(fake_t *f)
+{
+    static const char head[] = "{\"streams\": [], \"pad\": \"";
+    char *body = malloc(sizeof head + BIG_STATUS_PAD + 3);
+
+    memcpy(body, head, sizeof head - 1);
+    memset(body + sizeof head - 1, 'p', BIG_STATUS_PAD);
+    strcpy(body + sizeof head - 1 + BIG_STATUS_PAD, "\"}");
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_STATUS));
+    fake_send(f->sock, MOGEN_MSG_STATUS_REPLY, body, -1);
+    free(body);
+}
+
+static void big_reply_is_read_whole(void **state)
+{
+    char dir[] = "/tmp/mogen-test-client-XXXXXX";
+    char path[128];
+    fake_t f;
+    char *json = NULL;
+    cJSON *obj;
+    const cJSON *pad;
+    (void)state;
+
+    fake_listen(&f, script_big_status, dir, path, sizeof path);
+    assert_int_equal(mogen_status_json(path, &json), 0);
+    obj = cJSON_Parse(json);
+    assert_non_null(obj);
+    pad = cJSON_GetObjectItemCaseSensitive(obj, "pad");
+    assert_true(cJSON_IsString(pad));
+    assert_int_equal(strlen(pad->valuestring), BIG_STATUS_PAD);
+    assert_int_equal(strspn(pad->valuestring, "p"), BIG_STATUS_PAD);
+    cJSON_Delete(obj);
+    free(json);
+    fake_join(&f);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Two replies in one write, END_OF_EPOCH before the second NEXT is even
+ * sent (a daemon does not do that, but bytes may come together): the
+ * client must return them one per call, losing no byte of the second. */
+static void script_two_replies_in_one_write(fake_t *f)
+{
+    static const char eoe[] = "{\"epoch\": 3}";
+    static const char batch[] = "{\"slot\": 2, \"epoch\": 4, \"batch\": 0, \"size\": 2}";
+    uint8_t buf[2 * MOGEN_FRAME_HEADER_SIZE + sizeof eoe + sizeof batch];
+    size_t len = 0;
+
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    mogen_frame_encode_header(buf, MOGEN_MSG_END_OF_EPOCH, (uint32_t)strlen(eoe));
+    len += MOGEN_FRAME_HEADER_SIZE;
+    memcpy(buf + len, eoe, strlen(eoe));
+    len += strlen(eoe);
+    mogen_frame_encode_header(buf + len, MOGEN_MSG_BATCH, (uint32_t)strlen(batch));
+    len += MOGEN_FRAME_HEADER_SIZE;
+    memcpy(buf + len, batch, strlen(batch));
+    len += strlen(batch);
+    if (write(f->sock, buf, len) != (ssize_t)len)
+        fake_problem(f, "the two replies were not written whole");
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_RELEASE));
+}
+
+static void two_replies_in_one_write_come_out_one_per_call(void **state)
+{
+    fake_t f;
+    mogen_client_t *c = NULL;
+    mogen_batch_t b;
+    (void)state;
+
+    fake_init(&f, script_two_replies_in_one_write);
+    assert_int_equal(mogen__client_attach(&c, fake_start(&f), "train", NULL), 0);
+    assert_int_equal(mogen_next(c, &b), MOGEN_END_OF_EPOCH);
+    assert_int_equal(b.epoch, 3);
+    assert_int_equal(mogen_next(c, &b), 0);
+    assert_int_equal(b.slot, 2);
+    assert_int_equal(b.epoch, 4);
+    assert_int_equal(b.batch, 0);
+    assert_int_equal(mogen_release(c, &b), 0);
+    mogen_close(c);
+    fake_join(&f);
+}
+
 static void script_status(fake_t *f)
 {
     cJSON_Delete(fake_expect(f, MOGEN_MSG_STATUS));
@@ -910,6 +1047,9 @@ int main(void)
         cmocka_unit_test(timeout_breaks_the_client),
         cmocka_unit_test(reply_in_pieces_makes_one_batch),
         cmocka_unit_test(stall_mid_frame_times_out),
+        cmocka_unit_test(big_reply_is_read_whole),
+        cmocka_unit_test(signals_do_not_stretch_the_timeout),
+        cmocka_unit_test(two_replies_in_one_write_come_out_one_per_call),
         cmocka_unit_test(status_returns_the_reply_json),
         cmocka_unit_test(connect_without_a_daemon_says_so),
         cmocka_unit_test(release_next_sends_both_frames_in_one_write),
