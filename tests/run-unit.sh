@@ -7,6 +7,8 @@
 #
 # The line reads "LABEL: N passed, N failed"; LABEL defaults to "unit" (the
 # sanitizer pass uses "unit (ASan+UBSan)" so the two runs can be told apart).
+# A binary still running after UNIT_TIMEOUT seconds (default 300) is killed
+# and counted as a failure, so that a test that hangs fails instead.
 label=unit
 if [ "$1" = "-l" ]; then
     label=$2
@@ -14,10 +16,14 @@ if [ "$1" = "-l" ]; then
 fi
 passed=0
 failed=0
+limit=${UNIT_TIMEOUT:-300}
 for bin in "$@"; do
-    out=$("$bin" 2>&1)
+    out=$(timeout "$limit" "$bin" 2>&1)
     status=$?
     printf '%s\n' "$out"
+    if [ "$status" -eq 124 ]; then
+        echo "$bin: still running after $limit s; killed (a test hangs)"
+    fi
     run=$(printf '%s\n' "$out" | sed -n 's/^\[==========\] \([0-9]*\) test(s) run\./\1/p' | tail -n 1)
     ok=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)
     run=${run:-0}
