@@ -138,3 +138,39 @@ def test_timeout_raises_mogen_timeout(tmp_path):
             mogen.Client(path, "train", timeout=0.2)  # accepted by the kernel, never answered
     finally:
         srv.close()
+
+
+def test_reading_a_closed_connection_fails_instead_of_waiting_on_a_reused_fd():
+    """The connection waits in poll() on the fd number it was made with;
+    once closed, that number may belong to another file (here a pipe that
+    never gets data), and a read must fail at once, not wait on the pipe."""
+    import os
+    import threading
+
+    from mogen.client import _Conn
+
+    a, b = socket.socketpair()
+    conn = _Conn(a, "test")
+    number = a.fileno()
+    conn.close()
+    r, w = os.pipe()
+    outcome = []
+
+    def read():
+        try:
+            conn.recv()
+            outcome.append("returned")
+        except OSError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(5)
+    try:
+        assert not t.is_alive(), (
+            f"recv() on the closed connection waits (fd {number} reused: {r == number or w == number})")
+        assert isinstance(outcome[0], OSError), outcome
+    finally:
+        os.close(r)
+        os.close(w)
+        b.close()

@@ -161,9 +161,10 @@ class _Conn:
         Unix socket is also woken, for nothing, each time the daemon reads
         its request (the kernel's "room to write" wake-up shares the wait
         queue), which costs a context switch per round trip; poll() for
-        POLLIN is not woken by it.
+        POLLIN is not woken by it. (Not on a closed socket: the poll object
+        holds the old fd number, which another file may have taken since.)
         """
-        if self.sock.gettimeout() is None:
+        if self.sock.gettimeout() is None and self.sock.fileno() >= 0:
             self._readable.poll()
         try:
             data, ancdata, flags, _ = self.sock.recvmsg(_RECV_CHUNK, _ANCILLARY_SPACE)
