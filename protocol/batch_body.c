@@ -118,13 +118,13 @@ int mogen_batch_body_read(const char *body, size_t len, mogen_batch_body_t *out)
                 !batch_body_take(&r, ']'))
                 return 0;
             seen |= BATCH_BODY_ERRORS_SEEN;
-            continue;
+            continue; /* To the loop's condition: a comma, or the end. */
         }
         if (!batch_body_uint(&r, &value))
             return 0;
         field = batch_body_field(key, key_len);
         if (field < 0)
-            continue;
+            continue; /* Another key: its value is read, and skipped. */
         if (seen & (1u << field))
             return 0; /* A repeated field: cJSON keeps the first; not worth copying. */
         seen |= 1u << field;
