@@ -37,6 +37,8 @@
 /* Slots per stream: 2 lets one fill while one is leased; 1024 bounds shm. */
 #define CONFIG_MIN_RING_SLOTS 2
 #define CONFIG_MAX_RING_SLOTS 1024
+/* batch_timeout: a day; a batch taking longer is not a batch. */
+#define CONFIG_MAX_BATCH_TIMEOUT 86400
 /* Samples per batch; bounds one slot's size together with image.size. */
 #define CONFIG_MAX_BATCH 65536
 /* JSON numbers are doubles: integers above 2^53 are not exact. */
@@ -100,6 +102,7 @@ void config_defaults(config_t *cfg)
     cfg->augment.contrast[0] = cfg->augment.contrast[1] = 1.0;
     cfg->seed = 1;
     cfg->ring_slots = 8;
+    cfg->batch_timeout = 120;
 }
 
 static void output_free(output_config_t *o)
@@ -1072,7 +1075,8 @@ static int cfg_parse_text(config_t *cfg, const char *json, const char *base_dir,
 {
     static const char *const keys[] = {"socket", "socket_mode", "socket_group", "workers",
                                        "classes_dir", "shm_dir", "image", "path", "outputs",
-                                       "streams", "augment", "seed", "ring_slots", NULL};
+                                       "streams", "augment", "seed", "ring_slots",
+                                       "batch_timeout", NULL};
     size_t errors_before = rep->error_count;
     cfg_parser_t p;
     cJSON *root;
@@ -1152,6 +1156,8 @@ static int cfg_parse_text(config_t *cfg, const char *json, const char *base_dir,
             } else if (strcmp(k, "ring_slots") == 0) {
                 cfg_uint32(&p, c, k, CONFIG_MIN_RING_SLOTS, CONFIG_MAX_RING_SLOTS,
                            &cfg->ring_slots);
+            } else if (strcmp(k, "batch_timeout") == 0) {
+                cfg_uint32(&p, c, k, 0, CONFIG_MAX_BATCH_TIMEOUT, &cfg->batch_timeout);
             }
         }
         cfg_cross_checks(&p);

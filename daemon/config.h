@@ -150,6 +150,7 @@ typedef struct config {
     augment_config_t augment;
     uint64_t seed;          /* Default 1. */
     uint32_t ring_slots;    /* Slots per stream (default 8). */
+    uint32_t batch_timeout; /* Seconds a worker may spend on one batch; 0 = no limit. */
 } config_t;
 
 /* Fills img with the documented image defaults (224x224 RGB uint8 NHWC,

@@ -178,6 +178,8 @@ typedef struct worker {
     uv_poll_t *poll;       /* Watches fd; freed in its close callback. */
     worker_state_t state;
     worker_job_t job;      /* Valid while BUSY. */
+    uint64_t job_sent_ns;  /* When job was sent (daemon_now_ns). */
+    int overdue;           /* 1 once killed for batch_timeout, until reaped. */
     uint64_t images;       /* Samples filled since start. */
     uint64_t restarts;
 } worker_t;
@@ -193,7 +195,8 @@ typedef struct worker_pool {
     uint32_t next_worker;  /* Round-robin start so that work spreads over workers. */
     uv_timer_t respawn;    /* Retries workers whose replacement failed to start. */
     uv_timer_t pump_later; /* Runs worker_pool_pump_soon's deferred pump. */
-    int timers_open;       /* 1 while respawn and pump_later are open. */
+    uv_timer_t watchdog;   /* Kills workers over batch_timeout (when it is set). */
+    int timers_open;       /* 1 while respawn, pump_later and watchdog are open. */
     uint64_t deaths;
 } worker_pool_t;
 

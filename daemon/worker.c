@@ -35,6 +35,9 @@
  * failure would leave its jobs waiting for ever. */
 #define WORKER_RESPAWN_RETRY_MS 1000
 
+/* How often the watchdog looks for workers over batch_timeout. */
+#define WORKER_WATCHDOG_MS 1000
+
 /* How long worker_pool_pump_soon defers a hand-off: libuv's timer
  * resolution, and far below the time a worker takes for a batch. */
 #define WORKER_PUMP_DELAY_MS 1
@@ -197,6 +200,7 @@ static int worker_spawn(worker_t *w)
     w->pid = pid;
     w->fd = fds[0];
     w->state = WORKER_IDLE;
+    w->overdue = 0;
     /* Each process gets its own poll handle: the previous one may still be
      * closing, and libuv must not see a closing handle initialised again. */
     w->poll = mogen_malloc(sizeof(*w->poll));
@@ -387,6 +391,7 @@ static int worker_send_job(worker_t *w, const worker_job_t *job)
     w->job = *job;
     w->job.attempts++;
     w->state = WORKER_BUSY;
+    w->job_sent_ns = daemon_now_ns();
     if (send(w->fd, &w->job, sizeof(w->job), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(w->job)) {
         int rc = -errno;
         worker_died(w);
@@ -452,6 +457,35 @@ void worker_pool_pump(worker_pool_t *pool)
     }
 }
 
+/*
+ * Kills every worker that has spent over batch_timeout seconds on its batch:
+ * a decode that never ends (a corrupt file that sends a decoder into a loop,
+ * a read from a network share that hangs) would otherwise hold its slot, and
+ * the trainer waiting for it, for ever. The end of its socket then runs the
+ * usual path for a dead worker: a replacement, the batch redone, and after
+ * WORKER_MAX_ATTEMPTS the batch delivered with its samples flagged failed.
+ */
+static void worker_on_watchdog(uv_timer_t *timer)
+{
+    worker_pool_t *pool = timer->data;
+    uint64_t now = daemon_now_ns();
+
+    for (uint32_t i = 0; i < pool->count; i++) {
+        worker_t *w = &pool->workers[i];
+        const daemon_t *d = w->daemon;
+        uint64_t limit_ns = (uint64_t)d->config->batch_timeout * 1000000000u;
+        if (w->state != WORKER_BUSY || w->overdue || w->pid <= 0 ||
+            now - w->job_sent_ns <= limit_ns)
+            continue;
+        log_error("worker %u (pid %d) has spent over %u s on batch %u of epoch %u of stream %s "
+                  "(batch_timeout); killing it",
+                  w->index, (int)w->pid, d->config->batch_timeout, w->job.batch, w->job.epoch,
+                  d->feeds[w->job.feed].config->name);
+        w->overdue = 1;
+        kill(w->pid, SIGKILL);
+    }
+}
+
 static void worker_on_pump_later(uv_timer_t *timer)
 {
     worker_pool_pump(timer->data);
@@ -481,7 +515,12 @@ int worker_pool_start(worker_pool_t *pool, daemon_t *d, uint32_t count, char *er
     pool->respawn.data = pool;
     uv_timer_init(d->loop, &pool->pump_later);
     pool->pump_later.data = pool;
+    uv_timer_init(d->loop, &pool->watchdog);
+    pool->watchdog.data = pool;
     pool->timers_open = 1;
+    if (d->config->batch_timeout > 0)
+        uv_timer_start(&pool->watchdog, worker_on_watchdog, WORKER_WATCHDOG_MS,
+                       WORKER_WATCHDOG_MS);
     for (uint32_t i = 0; i < count; i++) {
         worker_t *w = &pool->workers[i];
         int rc;
@@ -504,6 +543,7 @@ void worker_pool_stop(worker_pool_t *pool)
     if (pool->timers_open) {
         uv_close((uv_handle_t *)&pool->respawn, NULL);
         uv_close((uv_handle_t *)&pool->pump_later, NULL);
+        uv_close((uv_handle_t *)&pool->watchdog, NULL);
         pool->timers_open = 0;
     }
     for (uint32_t i = 0; i < pool->count; i++) {

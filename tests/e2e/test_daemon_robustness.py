@@ -62,6 +62,67 @@ def test_worker_killed_mid_batch_loses_and_repeats_nothing(tmp_path):
     assert "its batch will be redone" in log
 
 
+def test_a_worker_stuck_on_a_batch_is_killed_and_the_batch_redone(dataset):
+    """A worker that never finishes its batch (stopped here with SIGSTOP, as
+    a decode stuck in a loop or a read from a hung network share would be)
+    is killed after batch_timeout; a replacement redoes the batch, and the
+    epoch still holds every row once."""
+    with Mogend(dataset, config(dataset, shuffle=False, batch_timeout=2), workers=1) as d:
+        client = mogen.Client(d.socket, "train", timeout=30)
+        deadline = time.monotonic() + 10
+        while mogen.status(d.socket)["streams"][0]["slots"]["ready"] < 4:
+            assert time.monotonic() < deadline, "the ring never filled"
+            time.sleep(0.02)
+        stuck = mogen.status(d.socket)["workers"][0]["pid"]
+        os.kill(stuck, signal.SIGSTOP)
+        try:
+            seen = []
+            started = time.monotonic()
+            for x, y, info in client.epoch():
+                seen.extend(int(r) for r in info["row_ids"])
+            took = time.monotonic() - started
+        finally:
+            try:
+                os.kill(stuck, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        status = mogen.status(d.socket)
+        client.close()
+        log = d.stop()
+    assert sorted(seen) == list(range(ROWS)), "an epoch must hold every row exactly once"
+    assert f"(pid {stuck}) has spent over 2 s on batch" in log, log
+    assert "died while filling a batch; its batch will be redone" in log, log
+    assert status["workers"][0]["restarts"] >= 1
+    assert status["workers"][0]["pid"] != stuck
+    assert took >= 2, f"the epoch took {took:.1f} s: was the worker really stuck?"
+
+
+def test_batch_timeout_zero_never_kills(dataset):
+    """batch_timeout 0 turns the watchdog off: a worker stopped in the
+    middle of a batch for longer than a timeout would allow stays, and
+    finishes the batch once it runs again."""
+    with Mogend(dataset, config(dataset, batch_timeout=0), workers=1) as d:
+        client = mogen.Client(d.socket, "train", timeout=30)
+        deadline = time.monotonic() + 10
+        while mogen.status(d.socket)["streams"][0]["slots"]["ready"] < 4:
+            assert time.monotonic() < deadline, "the ring never filled"
+            time.sleep(0.02)
+        pid = mogen.status(d.socket)["workers"][0]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for _ in range(4):
+                client.next_batch()   # each release hands the stopped worker a job
+            time.sleep(2.5)
+            w = mogen.status(d.socket)["workers"][0]
+            assert (w["pid"], w["state"]) == (pid, "busy"), w
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        client.next_batch()           # the worker, running again, filled it
+        client.close()
+        log = d.stop()
+    assert "killing it" not in log, log
+
+
 def test_killed_client_gives_its_slots_back(dataset):
     with Mogend(dataset, config(dataset, slots=4), workers=1) as d:
         holder = subprocess.Popen(

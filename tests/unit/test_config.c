@@ -68,6 +68,7 @@ static void defaults_match_the_documented_values(void **state)
     assert_true(cfg.augment.scale[0] == 1.0 && cfg.augment.contrast[1] == 1.0);
     assert_int_equal(cfg.seed, 1);
     assert_int_equal(cfg.ring_slots, 8);
+    assert_int_equal(cfg.batch_timeout, 120);
     config_free(&cfg);
 }
 
@@ -252,9 +253,11 @@ static void every_problem_is_reported_not_just_the_first(void **state)
     (void)state;
 
     assert_int_equal(parse(&cfg, "{\"workers\": -1, \"ring_slots\": 1, \"seed\": \"x\", "
+                                 "\"batch_timeout\": 86401, "
                                  "\"image\": {\"dtype\": \"float64\"}, " STREAMS "}", &rep),
                      -EINVAL);
-    assert_int_equal(rep.error_count, 4);
+    assert_int_equal(rep.error_count, 5);
+    assert_reported(&rep, "batch_timeout: expected an integer from 0 to 86400, got 86401");
     assert_reported(&rep, "workers: expected an integer from 0 to 1024, got -1");
     assert_reported(&rep, "ring_slots: expected an integer from 2 to 1024, got 1");
     assert_reported(&rep, "seed: expected an integer");
