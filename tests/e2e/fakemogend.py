@@ -14,14 +14,16 @@ import os
 import socket
 import struct
 import threading
+import time
 
 import numpy as np
 
 HDR = struct.Struct("<2sHI")
 
 
-def frame(msg_type, body):
-    data = json.dumps(body).encode()
+def frame(msg_type, body, compact=False):
+    """A frame; compact=True writes the body as mogend does (no spaces)."""
+    data = json.dumps(body, separators=(",", ":") if compact else None).encode()
     return HDR.pack(b"MG", msg_type, len(data)) + data
 
 
@@ -108,10 +110,12 @@ class FakeStream:
 class FakeDaemon:
     """Serves streams on socket_path in a background thread until stop()."""
 
-    def __init__(self, socket_path, streams, drop_after=None):
+    def __init__(self, socket_path, streams, drop_after=None, compact=False, dribble=False):
         self.path = str(socket_path)
         self.streams = {s.name: s for s in streams}
         self.drop_after = drop_after  # close a stream connection after this many BATCHes
+        self.compact = compact  # BATCH bodies written as mogend writes them (no spaces)
+        self.dribble = dribble  # BATCH and END_OF_EPOCH sent one byte per write
         self.releases = []
         self.lock = threading.Lock()
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -147,6 +151,14 @@ class FakeDaemon:
             data += chunk
         return data
 
+    def _reply(self, conn, data):
+        if not self.dribble:
+            conn.sendall(data)
+            return
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(0.0002)  # so that the client sees the pieces apart
+
     def _serve(self, conn):
         stream = None
         batches = 0
@@ -181,7 +193,7 @@ class FakeDaemon:
                 elif msg_type == 3:
                     with self.lock:
                         if stream.batch >= stream.steps:
-                            conn.sendall(frame(5, {"epoch": stream.epoch}))
+                            self._reply(conn, frame(5, {"epoch": stream.epoch}, self.compact))
                             stream.epoch += 1
                             stream.batch = 0
                             continue
@@ -194,7 +206,7 @@ class FakeDaemon:
                                  "size": size, "errors": []}
                         stream.batch += 1
                         batches += 1
-                    conn.sendall(frame(4, reply))
+                    self._reply(conn, frame(4, reply, self.compact))
                 elif msg_type == 6:
                     with self.lock:
                         self.releases.append(body["slot"])

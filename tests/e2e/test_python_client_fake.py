@@ -79,6 +79,66 @@ def test_reshaping_a_returned_batch_changes_nothing_for_the_next(fake):
         assert (x1 == fake.x[4:8]).all()
 
 
+def _two_epochs(path, **kwargs):
+    """Every batch of two epochs as plain lists, to compare runs."""
+    seen = []
+    with mogen.Client(path, "train", **kwargs) as c:
+        for _ in range(2):
+            for x, y, info in c.epoch():
+                seen.append((x.tolist(), {k: v.tolist() for k, v in y.items()},
+                             {k: v.tolist() if isinstance(v, np.ndarray) else v
+                              for k, v in info.items()}))
+    return seen
+
+
+@pytest.mark.parametrize("dribble", [False, True], ids=["whole", "one-byte-writes"])
+def test_plain_batch_replies_take_the_fast_path_and_give_what_json_gives(tmp_path, monkeypatch,
+                                                                         dribble):
+    """mogend writes BATCH without spaces, which the client reads with no
+    dict (recv_plain_batch); any other shape goes through json.loads. Both
+    must give the same batches, also when a reply arrives a byte at a time
+    (the fast path then falls back to recv() for the rest)."""
+    import mogen.client
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (7, 3, 3, 1), dtype=np.uint8)
+    labels = {"a_output": rng.integers(0, 4, 7)}
+    calls = []
+    real = mogen.client._batch_fields
+    monkeypatch.setattr(mogen.client, "_batch_fields",
+                        lambda body: calls.append(body) or real(body))
+    results = {}
+    for compact in (False, True):
+        daemon = FakeDaemon(tmp_path / f"c{compact:d}.sock",
+                            [FakeStream("train", x, labels, 3, slot_count=2)],
+                            compact=compact, dribble=dribble)
+        try:
+            calls.clear()
+            results[compact] = _two_epochs(daemon.path)
+            results[compact, "json reads"] = len(calls)
+        finally:
+            daemon.stop()
+    assert len(results[True]) == 6 and results[True] == results[False]
+    assert results[False, "json reads"] == 6, "spaced bodies go through json"
+    if not dribble:
+        assert results[True, "json reads"] == 0, "mogend's shape is read without json"
+
+
+def test_plain_batch_with_an_epoch_over_32_bits_is_a_protocol_error(tmp_path):
+    """The fast path checks what _batch_fields checks."""
+    x = np.zeros((4, 2, 2, 1), np.uint8)
+    daemon = FakeDaemon(tmp_path / "big.sock",
+                        [FakeStream("train", x, {"a_output": np.arange(4) % 2}, 2)], compact=True)
+    try:
+        with mogen.Client(daemon.path, "train", start=(2 ** 32 - 1, 0)) as c:
+            assert c.next_batch()[2]["epoch"] == 2 ** 32 - 1
+        with mogen.Client(daemon.path, "train", start=(2 ** 32, 0)) as c:
+            with pytest.raises(mogen.ProtocolError, match="outside 0..4294967295"):
+                c.next_batch()
+    finally:
+        daemon.stop()
+
+
 def test_batch_with_a_negative_epoch_is_a_protocol_error():
     from mogen.client import _batch_fields
 

@@ -149,3 +149,25 @@ def test_other_batch_bodies_still_go_through_json(text):
 def test_invalid_batch_bodies_are_still_protocol_errors(text):
     with pytest.raises(errors.ProtocolError):
         protocol.decode_frame(_batch_frame(text))
+
+
+def test_decode_plain_batch_reads_whole_plain_frames_only():
+    """decode_plain_batch gives decode_frame's fields with no dict, and None
+    (leaving the frame to decode_frame) for anything else or too few bytes."""
+    text = '{"slot":3,"epoch":2,"batch":17,"size":64,"errors":[]}'
+    data = _batch_frame(text) + b"MG"  # and the start of a next frame
+    assert protocol.decode_plain_batch(data) == (3, 2, 17, 64, 8 + len(text))
+    _, body, used = protocol.decode_frame(data)
+    assert (body["slot"], body["epoch"], body["batch"], body["size"], used) == \
+        protocol.decode_plain_batch(data)
+    for cut in range(8 + len(text)):
+        assert protocol.decode_plain_batch(data[:cut]) is None, cut
+    others = [
+        protocol.encode_frame(MsgType.END_OF_EPOCH, {"epoch": 2}),
+        protocol.encode_frame(MsgType.ERROR, {"code": "x", "message": "y"}),
+        _batch_frame('{"slot":3,"epoch":2,"batch":17,"size":64,"errors":[{"row":1}]}'),
+        _batch_frame('{"slot": 3, "epoch": 2, "batch": 17, "size": 64, "errors": []}'),
+        b"XY" + _batch_frame(text)[2:],
+    ]
+    for frame in others:
+        assert protocol.decode_plain_batch(frame) is None, frame

@@ -44,6 +44,7 @@ class MsgType(enum.IntEnum):
 # Type code -> MsgType member: a dict lookup per frame instead of MsgType(code),
 # which costs several times more on every reply.
 _MSG_TYPES = {t.value: t for t in MsgType}
+_BATCH_CODE = MsgType.BATCH.value
 
 
 # BATCH as mogend writes it when no file of the batch failed, which is nearly
@@ -133,10 +134,33 @@ def decode_frame(buf, max_body=MAX_REPLY):
     if msg_type is MsgType.BATCH:
         plain = _PLAIN_BATCH.fullmatch(buf, HEADER_SIZE, end)
         if plain is not None:
-            slot, epoch, batch, size = plain.groups()
-            return msg_type, {"slot": int(slot), "epoch": int(epoch), "batch": int(batch),
-                              "size": int(size), "errors": []}, end
+            slot, epoch, batch, size = map(int, plain.groups())
+            return msg_type, {"slot": slot, "epoch": epoch, "batch": batch, "size": size,
+                              "errors": []}, end
     return msg_type, decode_body(buf[HEADER_SIZE:end]), end
+
+
+def decode_plain_batch(buf):
+    """Reads a BATCH of the plain shape (see _PLAIN_BATCH) from the start of
+    ``buf`` with no dict in between: the client's path for nearly every
+    reply to NEXT.
+
+    Returns ``(slot, epoch, batch, size, consumed_bytes)``, or None when
+    ``buf`` does not start with a whole frame of that kind (another type, a
+    body of another shape, a bad header, or too few bytes so far): then
+    decode_frame reads it, with its checks and errors.
+    """
+    if len(buf) < HEADER_SIZE:
+        return None
+    magic, code, length = _HEADER.unpack_from(buf)
+    end = HEADER_SIZE + length
+    if code != _BATCH_CODE or magic != MAGIC or len(buf) < end:
+        return None
+    plain = _PLAIN_BATCH.fullmatch(buf, HEADER_SIZE, end)
+    if plain is None:
+        return None
+    slot, epoch, batch, size = map(int, plain.groups())
+    return slot, epoch, batch, size, end
 
 
 def hello(stream, start=None, rank=0, world=1, want_fd=True, version=VERSION):
