@@ -110,12 +110,14 @@ class FakeStream:
 class FakeDaemon:
     """Serves streams on socket_path in a background thread until stop()."""
 
-    def __init__(self, socket_path, streams, drop_after=None, compact=False, dribble=False):
+    def __init__(self, socket_path, streams, drop_after=None, compact=False, dribble=False,
+                 first_batch_delay=0.0):
         self.path = str(socket_path)
         self.streams = {s.name: s for s in streams}
         self.drop_after = drop_after  # close a stream connection after this many BATCHes
         self.compact = compact  # BATCH bodies written as mogend writes them (no spaces)
         self.dribble = dribble  # BATCH and END_OF_EPOCH sent one byte per write
+        self.first_batch_delay = first_batch_delay  # seconds before a connection's first BATCH
         self.releases = []
         self.lock = threading.Lock()
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -206,11 +208,15 @@ class FakeDaemon:
                                  "size": size, "errors": []}
                         stream.batch += 1
                         batches += 1
+                    if batches == 1:
+                        time.sleep(self.first_batch_delay)
                     self._reply(conn, frame(4, reply, self.compact))
                 elif msg_type == 6:
                     with self.lock:
                         self.releases.append(body["slot"])
                         stream.leased.discard(body["slot"])
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client went away, as clients may
         finally:
             if stream is not None:
                 stream.leased.clear()

@@ -200,6 +200,60 @@ def test_timeout_raises_mogen_timeout(tmp_path):
         srv.close()
 
 
+def test_after_a_timeout_the_client_stops_instead_of_taking_a_late_reply(tmp_path):
+    """A BATCH that comes after the timeout would be read as the answer to
+    the next NEXT, leaving the client one reply behind for good: the client
+    closes the connection instead, every later call raises, and a new client
+    started at the old one's position gets the batch that was missed."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (6, 2, 2, 1), dtype=np.uint8)
+    daemon = FakeDaemon(tmp_path / "late.sock",
+                        [FakeStream("train", x, {"a_output": np.arange(6) % 3}, 2)],
+                        compact=True, first_batch_delay=0.5)
+    try:
+        c = mogen.Client(daemon.path, "train", timeout=0.2)
+        with pytest.raises(mogen.MogenTimeout, match="connection was closed"):
+            c.next_batch()
+        import time
+        time.sleep(0.5)  # the late BATCH has been sent by now
+        for _ in range(2):
+            with pytest.raises(mogen.MogenTimeout, match="an earlier wait timed out"):
+                c.next_batch()
+        assert c.position == (0, 0)
+        c.close()
+        daemon.first_batch_delay = 0.0
+        with mogen.Client(daemon.path, "train", start=c.position, timeout=5) as again:
+            x0, _, info = again.next_batch()
+            assert (info["epoch"], info["batch"]) == (0, 0) and (x0 == x[:2]).all()
+    finally:
+        daemon.stop()
+
+
+def test_an_fd_passed_after_welcome_is_closed_not_leaked():
+    """After WELCOME replies are read with recv(), which takes no fds: the
+    kernel closes any that come, so a pipe's write end sent then is gone at
+    once (its reader sees end of file) and the bytes still arrive."""
+    import os
+
+    from mogen.client import _Conn
+
+    a, b = socket.socketpair()
+    r, w = os.pipe()
+    try:
+        conn = _Conn(a, "test")
+        conn.fds_expected = False
+        socket.send_fds(b, [b"hello"], [w])
+        os.close(w)  # ours; the one in flight is the only other copy
+        conn._fill()
+        assert bytes(conn.buf) == b"hello" and conn.fds == []
+        os.set_blocking(r, False)
+        assert os.read(r, 1) == b"", "the passed write end was closed"
+        conn.close()
+    finally:
+        os.close(r)
+        b.close()
+
+
 def test_reading_a_closed_connection_fails_instead_of_waiting_on_a_reused_fd():
     """The connection waits in poll() on the fd number it was made with;
     once closed, that number may belong to another file (here a pipe that

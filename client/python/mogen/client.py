@@ -147,14 +147,29 @@ class _Conn:
         # (Were the daemon ever to pass an fd after that, the kernel would
         # close it for us: nothing leaks.)
         self.fds_expected = True
+        self.timed_out = None  # the first timeout's message, once one happened
         self._readable = select.poll()  # see _fill
         self._readable.register(sock, select.POLLIN)
 
+    def _out_of_step(self, what):
+        """Closes the connection after a timeout and returns the MogenTimeout
+        to raise. A reply that comes late would be taken for the answer to
+        the next request (a client one reply behind for good, holding a slot
+        it does not know of), so the connection is closed, the daemon frees
+        its slots, and every later use raises: as libmogen does."""
+        self.timed_out = (f"{what}; the connection was closed, since a late reply would "
+                          f"answer the wrong request: connect again (a new Client "
+                          f"resumes where this one stopped with start=client.position)")
+        self.sock.close()
+        return MogenTimeout(self.timed_out)
+
     def send(self, data):
+        if self.timed_out is not None:
+            raise MogenTimeout("an earlier wait timed out: " + self.timed_out)
         try:
             self.sock.sendall(data)
         except socket.timeout:
-            raise MogenTimeout(f"sending to mogend at {self.path} timed out") from None
+            raise self._out_of_step(f"sending to mogend at {self.path} timed out") from None
         except (BrokenPipeError, ConnectionResetError) as e:
             raise DaemonGone(f"the connection to mogend at {self.path} was closed "
                              f"({e.strerror})") from None
@@ -170,6 +185,8 @@ class _Conn:
         POLLIN is not woken by it. (Not on a closed socket: the poll object
         holds the old fd number, which another file may have taken since.)
         """
+        if self.timed_out is not None:
+            raise MogenTimeout("an earlier wait timed out: " + self.timed_out)
         if self.sock.gettimeout() is None and self.sock.fileno() >= 0:
             self._readable.poll()
         try:
@@ -178,8 +195,8 @@ class _Conn:
             else:
                 data = self.sock.recv(_RECV_CHUNK)
         except socket.timeout:
-            raise MogenTimeout(f"no reply from mogend at {self.path} within the timeout") \
-                from None
+            raise self._out_of_step(f"no reply from mogend at {self.path} within the "
+                                    f"timeout") from None
         except ConnectionResetError as e:
             raise DaemonGone(f"the connection to mogend at {self.path} was reset "
                              f"({e.strerror})") from None
@@ -334,7 +351,8 @@ class Client:
     - ``copy``: False gives zero-copy read-only views (see the lifetime rule
       below); True gives owned, writable arrays.
     - ``timeout``: seconds to wait for any reply (None waits forever);
-      expiry raises MogenTimeout.
+      expiry raises MogenTimeout and closes the connection, so later calls
+      raise too: connect again with ``start=`` this client's ``position``.
 
     Lifetime rule: with ``copy=False`` the arrays of a batch stay valid until
     the next batch is requested (``next_batch()``, the next step of
