@@ -441,7 +441,10 @@ def main():
             print(f"  Python, RELEASE sent after the BATCH reply instead of before NEXT: "
                   f"median {rtt['python_next_first_median_us']:.1f} us")
             print(f"  floor: Python request/reply over a Unix socket pair to an echo process, "
-                  f"same pacing: median {rtt['python_socket_floor_us']:.1f} us")
+                  f"same pacing: median {rtt['python_socket_floor_us']:.1f} us "
+                  f"(runs alternated with the client's: "
+                  f"{', '.join(f'{v:.1f}' for v in rtt['python_runs_us'])} vs "
+                  f"{', '.join(f'{v:.1f}' for v in rtt['python_floor_runs_us'])})")
             if "c_median_us" in rtt:
                 print(f"  C client:      median {rtt['c_median_us']:.1f} us, "
                       f"p90 {rtt['c_p90_us']:.1f} us; back to back "
@@ -453,6 +456,10 @@ def main():
                       f"{', '.join(f'{v:.1f}' for v in rtt['c_floor_runs_us'])})")
             else:
                 print("  C client: " + rtt.get("c_error", "not run"))
+            over = [f"{name} +{rtt[k]:.1f} us" for name, k in
+                    (("Python", "python_over_floor_us"), ("C", "c_over_floor_us")) if k in rtt]
+            print("  above the floor (mogen's own part; steadier than the medians on a shared "
+                  "host, so compare commits by it): " + ", ".join(over))
     c = results.get("csv_1m")
     if c:
         print("\n1,000,000-row CSV load (build/bench/bench_csv): " + (

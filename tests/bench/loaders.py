@@ -37,6 +37,7 @@ import math
 import os
 import random
 import resource
+import select
 import shutil
 import socket
 import subprocess
@@ -316,15 +317,28 @@ def run_mogen_rtt(spec):
         client = mogen.Client(sock, "train", copy=False)
         for _ in range(20):
             client.next_batch()
+        # The client and the machine's Python floor (_socket_floor),
+        # alternated twice as for C below: the floor drifts on a shared machine.
+        runs = {"python": [], "floor": []}
         times = []
-        for _ in range(count):
-            time.sleep(pause / 1e6)
-            t0 = time.perf_counter()
-            client.next_batch()
-            times.append((time.perf_counter() - t0) * 1e6)
+        for _ in range(2):
+            run = []
+            for _ in range(count):
+                time.sleep(pause / 1e6)
+                t0 = time.perf_counter()
+                client.next_batch()
+                run.append((time.perf_counter() - t0) * 1e6)
+            times += run
+            runs["python"].append(median(run))
+            runs["floor"].append(_socket_floor(count, pause))
         times.sort()
-        out["python_median_us"] = median(times)
+        out["python_median_us"] = median(runs["python"])
         out["python_p90_us"] = times[int(0.9 * (len(times) - 1))]
+        out["python_socket_floor_us"] = median(runs["floor"])
+        out["python_runs_us"] = runs["python"]
+        out["python_floor_runs_us"] = runs["floor"]
+        out["python_over_floor_us"] = median([c - f for c, f in zip(runs["python"],
+                                                                     runs["floor"])])
         t0 = time.perf_counter()
         n = 0
         while time.perf_counter() - t0 < 2.0:
@@ -337,7 +351,6 @@ def run_mogen_rtt(spec):
         client.release()
         out["python_next_first_median_us"] = _next_then_release(client, count, pause)
         client.close()
-        out["python_socket_floor_us"] = _socket_floor(count, pause)
         time.sleep(0.2)
         exe = os.path.join(spec["build"], "bench", "bench_rtt")
         if os.access(exe, os.X_OK):
@@ -361,6 +374,8 @@ def run_mogen_rtt(spec):
                 out["c_median_us"] = median(runs["c"])
                 out["c_p90_us"] = median(runs["p90"])
                 out["c_socket_floor_us"] = median(runs["floor"])
+                # mogen's own part: each run less the floor run beside it.
+                out["c_over_floor_us"] = median([c - f for c, f in zip(runs["c"], runs["floor"])])
                 out["c_runs_us"] = runs["c"]
                 out["c_floor_runs_us"] = runs["floor"]
             r = subprocess.run([exe, sock, "train", "20000", "0"],
@@ -401,26 +416,34 @@ def _next_then_release(client, count, pause):
 
 
 def _socket_floor(count, pause):
-    """Median microseconds of a 28-byte request / 60-byte reply over a Unix
+    """Median microseconds of a 38-byte request / 60-byte reply over a Unix
     socket pair to a forked echo process, paced like the round-trip test: the
-    machine's floor for any request/reply, with Python on the client side."""
+    machine's floor for any request/reply, with Python on the client side.
+    Both sides wait as mogen's do: the echo in epoll, like mogend's loop,
+    the client in poll() before recv(), like the Python client."""
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         a.close()
+        ep = select.epoll()
+        ep.register(b.fileno(), select.EPOLLIN)
         while True:
+            ep.poll()
             data = b.recv(64)
             if not data:
                 os._exit(0)
             b.sendall(b"x" * 60)
     b.close()
+    readable = select.poll()
+    readable.register(a, select.POLLIN)
     times = []
     for _ in range(count):
         time.sleep(pause / 1e6)
         t0 = time.perf_counter()
-        a.sendall(b"y" * 28)
+        a.sendall(b"y" * 38)
         got = 0
         while got < 60:
+            readable.poll()
             got += len(a.recv(64))
         times.append((time.perf_counter() - t0) * 1e6)
     a.close()
