@@ -135,8 +135,22 @@ def test_plain_batch_with_an_epoch_over_32_bits_is_a_protocol_error(tmp_path):
         with mogen.Client(daemon.path, "train", start=(2 ** 32, 0)) as c:
             with pytest.raises(mogen.ProtocolError, match="outside 0..4294967295"):
                 c.next_batch()
+            # The daemon leased a slot with that reply: the client closed the
+            # connection (so the daemon frees it) instead of forgetting it.
+            with pytest.raises(mogen.ProtocolError, match="an earlier reply broke the protocol"):
+                c.next_batch()
+            _wait_until(lambda: not daemon.streams["train"].leased, "the slot was freed")
     finally:
         daemon.stop()
+
+
+def _wait_until(condition, what, seconds=5.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting until " + what
+        time.sleep(0.01)
 
 
 def test_batch_with_a_negative_epoch_is_a_protocol_error():
@@ -225,6 +239,79 @@ def test_after_a_timeout_the_client_stops_instead_of_taking_a_late_reply(tmp_pat
         with mogen.Client(daemon.path, "train", start=c.position, timeout=5) as again:
             x0, _, info = again.next_batch()
             assert (info["epoch"], info["batch"]) == (0, 0) and (x0 == x[:2]).all()
+    finally:
+        daemon.stop()
+
+
+def test_an_interrupted_wait_closes_the_connection_instead_of_taking_a_late_reply(tmp_path):
+    """Ctrl-C while the reply to NEXT is due (KeyboardInterrupt out of the
+    poll()) leaves that reply on its way: read later, it would answer the
+    next NEXT and the client would stay one reply behind, holding a slot it
+    does not know of. The client closes the connection instead, as after a
+    timeout; a new client at the old one's position gets the missed batch."""
+    x = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2, 1)
+    daemon = FakeDaemon(tmp_path / "int.sock",
+                        [FakeStream("train", x, {"a_output": np.arange(6) % 3}, 2)],
+                        compact=True, first_batch_delay=0.3)
+
+    class InterruptedOnce:
+        def __init__(self, poll):
+            self.real, self.interrupted = poll, False
+
+        def poll(self, *args):
+            if not self.interrupted:
+                self.interrupted = True
+                raise KeyboardInterrupt
+            return self.real.poll(*args)
+
+    try:
+        c = mogen.Client(daemon.path, "train")
+        c._conn._readable = InterruptedOnce(c._conn._readable)
+        with pytest.raises(KeyboardInterrupt):
+            c.next_batch()
+        import time
+        time.sleep(0.5)  # the reply that was due has been sent by now
+        for _ in range(2):
+            with pytest.raises(mogen.MogenError, match="an earlier wait was interrupted"):
+                c.next_batch()
+        assert c.position == (0, 0)
+        _wait_until(lambda: not daemon.streams["train"].leased, "the slot was freed")
+        c.close()
+        daemon.first_batch_delay = 0.0
+        with mogen.Client(daemon.path, "train", start=c.position, timeout=5) as again:
+            x0, _, info = again.next_batch()
+            assert (info["epoch"], info["batch"]) == (0, 0) and (x0 == x[:2]).all()
+    finally:
+        daemon.stop()
+
+
+def test_replies_after_welcome_are_read_with_recv_not_recvmsg(tmp_path):
+    """Only WELCOME brings an fd; every later reply is read with recv(),
+    which builds no ancillary list (see _Conn.fds_expected)."""
+    import collections
+
+    class Counting:
+        def __init__(self, sock):
+            self.sock, self.calls = sock, collections.Counter()
+
+        def __getattr__(self, name):
+            attr = getattr(self.sock, name)
+            if name not in ("recv", "recvmsg"):
+                return attr
+
+            def counted(*args):
+                self.calls[name] += 1
+                return attr(*args)
+            return counted
+
+    x = np.zeros((6, 2, 2, 1), np.uint8)
+    daemon = FakeDaemon(tmp_path / "recv.sock",
+                        [FakeStream("train", x, {"a_output": np.arange(6) % 3}, 2)], compact=True)
+    try:
+        with mogen.Client(daemon.path, "train") as c:
+            counting = c._conn.sock = Counting(c._conn.sock)
+            assert [i["batch"] for _, _, i in c.epoch()] == [0, 1, 2]
+            assert counting.calls["recvmsg"] == 0 and counting.calls["recv"] >= 4
     finally:
         daemon.stop()
 

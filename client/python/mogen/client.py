@@ -40,6 +40,7 @@ _DTYPES = {
 _MAX_FDS = 4
 _ANCILLARY_SPACE = socket.CMSG_SPACE(_MAX_FDS * 4)
 _RECV_CHUNK = 1 << 16
+_TIMED_OUT = "an earlier wait timed out"
 
 # NEXT never changes: encoded once rather than on every batch.
 _NEXT_FRAME = protocol.encode_frame(MsgType.NEXT, {})
@@ -147,29 +148,37 @@ class _Conn:
         # (Were the daemon ever to pass an fd after that, the kernel would
         # close it for us: nothing leaks.)
         self.fds_expected = True
-        self.timed_out = None  # the first timeout's message, once one happened
+        self.broken = None  # (error class, message) once the connection was given up
         self._readable = select.poll()  # see _fill
         self._readable.register(sock, select.POLLIN)
 
-    def _out_of_step(self, what):
-        """Closes the connection after a timeout and returns the MogenTimeout
-        to raise. A reply that comes late would be taken for the answer to
-        the next request (a client one reply behind for good, holding a slot
-        it does not know of), so the connection is closed, the daemon frees
-        its slots, and every later use raises: as libmogen does."""
-        self.timed_out = (f"{what}; the connection was closed, since a late reply would "
-                          f"answer the wrong request: connect again (a new Client "
-                          f"resumes where this one stopped with start=client.position)")
+    def give_up(self, error_class, what, later):
+        """Closes the connection when it may be out of step and returns the
+        error to raise. A reply still due (after a timeout, an interrupted
+        wait, a reply that broke the protocol) would be taken for the answer
+        to the next request: the client would stay one reply behind for good,
+        holding a slot it does not know of. So the connection is closed, the
+        daemon frees its slots, and every later use raises error_class with
+        ``later`` in front of the reason: as libmogen does."""
+        message = (f"{what}; the connection was closed, since a reply still due would "
+                   f"answer the wrong request: connect again (a new Client resumes "
+                   f"where this one stopped with start=client.position)")
+        self.broken = (error_class, later + ": " + message)
         self.sock.close()
-        return MogenTimeout(self.timed_out)
+        return error_class(message)
+
+    def _check_usable(self):
+        if self.broken is not None:
+            error_class, message = self.broken
+            raise error_class(message)
 
     def send(self, data):
-        if self.timed_out is not None:
-            raise MogenTimeout("an earlier wait timed out: " + self.timed_out)
+        self._check_usable()
         try:
             self.sock.sendall(data)
         except socket.timeout:
-            raise self._out_of_step(f"sending to mogend at {self.path} timed out") from None
+            raise self.give_up(MogenTimeout, f"sending to mogend at {self.path} timed out",
+                               _TIMED_OUT) from None
         except (BrokenPipeError, ConnectionResetError) as e:
             raise DaemonGone(f"the connection to mogend at {self.path} was closed "
                              f"({e.strerror})") from None
@@ -185,8 +194,7 @@ class _Conn:
         POLLIN is not woken by it. (Not on a closed socket: the poll object
         holds the old fd number, which another file may have taken since.)
         """
-        if self.timed_out is not None:
-            raise MogenTimeout("an earlier wait timed out: " + self.timed_out)
+        self._check_usable()
         if self.sock.gettimeout() is None and self.sock.fileno() >= 0:
             self._readable.poll()
         try:
@@ -195,8 +203,8 @@ class _Conn:
             else:
                 data = self.sock.recv(_RECV_CHUNK)
         except socket.timeout:
-            raise self._out_of_step(f"no reply from mogend at {self.path} within the "
-                                    f"timeout") from None
+            raise self.give_up(MogenTimeout, f"no reply from mogend at {self.path} within "
+                               f"the timeout", _TIMED_OUT) from None
         except ConnectionResetError as e:
             raise DaemonGone(f"the connection to mogend at {self.path} was reset "
                              f"({e.strerror})") from None
@@ -515,14 +523,12 @@ class Client:
             raise daemon_error(body)
         raise ProtocolError(f"expected BATCH or END_OF_EPOCH after NEXT, got {msg_type.name}")
 
-    def _next(self):
-        """Requests one batch. Returns (x, y, info), or None at END_OF_EPOCH.
-
-        This runs once per batch, so its work is kept small: views, frames
-        and the epoch length are prepared at WELCOME (see _Slot)."""
-        if self._closed:
-            raise MogenError("the client is closed")
-        conn = self._conn
+    def _request_next(self, conn):
+        """Sends RELEASE of the held slot (if any) and NEXT in one write,
+        reads the reply and checks it. Returns ``(slot, size, epoch, batch,
+        errors)`` for a BATCH, its slot now held, else ``(msg_type, body)``.
+        Any exception from here leaves the connection out of step (see
+        _next)."""
         if self._held is None:
             conn.send(_NEXT_FRAME)
         else:
@@ -538,15 +544,44 @@ class Client:
         else:
             msg_type, body = conn.recv()
             if msg_type is not MsgType.BATCH:
-                return self._not_a_batch(msg_type, body)
+                return msg_type, body
             slot, size, epoch, batch = _batch_fields(body)
             errors = body.get("errors")
         if not 0 <= slot < self.slot_count:
             raise ProtocolError(f"BATCH names slot {slot} of {self.slot_count}")
+        if not 0 <= size <= self._slots[slot].rows:
+            raise ProtocolError(f"BATCH size {size} exceeds the slot's "
+                                f"{self._slots[slot].rows}")
         self._held = slot
+        return slot, size, epoch, batch, errors
+
+    def _next(self):
+        """Requests one batch. Returns (x, y, info), or None at END_OF_EPOCH.
+
+        This runs once per batch, so its work is kept small: views, frames
+        and the epoch length are prepared at WELCOME (see _Slot)."""
+        if self._closed:
+            raise MogenError("the client is closed")
+        conn = self._conn
+        try:
+            reply = self._request_next(conn)
+        except ProtocolError as e:
+            if conn.broken is None:  # not one raised again for an earlier reply
+                raise conn.give_up(ProtocolError, str(e),
+                                   "an earlier reply broke the protocol") from None
+            raise
+        except MogenError:
+            raise  # a timeout closed the connection already; or it is gone
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) or another signal handler's
+            # exception while the reply was due: it will still come.
+            conn.give_up(MogenError, "a wait for mogend's reply was interrupted",
+                         "an earlier wait was interrupted")
+            raise
+        if len(reply) == 2:
+            return self._not_a_batch(*reply)
+        slot, size, epoch, batch, errors = reply
         held = self._slots[slot]
-        if not 0 <= size <= held.rows:
-            raise ProtocolError(f"BATCH size {size} exceeds the slot's {held.rows}")
         self._advance(epoch, batch)
 
         x, y, row_ids, failed = held.arrays(size)
@@ -601,7 +636,7 @@ class Client:
 
     def release(self):
         """Gives the held slot back now (its views become invalid)."""
-        if self._held is not None and not self._closed:
+        if self._held is not None and not self._closed and self._conn.broken is None:
             self._conn.send(self._release_frame())
 
     def status(self):
