@@ -206,10 +206,10 @@ sanitize:
 
 sanitize-pytest:
 	$(Q)$(SAN_MAKE) all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TOOL_BINS))
-	$(Q)MOGEN_BUILD=$(abspath $(BUILD)/sanitize) MOGEN_SANITIZED=1 $(PYTHON) -m pytest -q tests/e2e
+	$(Q)MOGEN_BUILD=$(abspath $(BUILD)/sanitize) MOGEN_SANITIZED=1 $(PYTHON) -m pytest -q -rs tests/e2e
 
 pytest: all $(TOOL_BINS)
-	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e
+	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/e2e
 
 # Each phase starts with a "== ... ==" header; pytest's summary stays the
 # last line (CI reads it).

@@ -278,6 +278,11 @@ typedef struct server {
  * load, so that a second instance is refused at once. */
 int server_probe(const char *path, char *err, size_t errlen);
 
+/* Returns 0 when the directory that is to hold the socket at path exists,
+ * else -errno with a message saying what to do. (libuv reports a bind in a
+ * missing directory as EACCES, which would send the reader the wrong way.) */
+int server_check_socket_dir(const char *path, char *err, size_t errlen);
+
 /* Binds and listens on the configured socket; refuses when another daemon
  * answers there, takes over a stale socket file. Returns 0 or -errno. */
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen);

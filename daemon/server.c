@@ -87,6 +87,37 @@ static int server_claim_path(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int server_check_socket_dir(const char *path, char *err, size_t errlen)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+    struct stat st;
+
+    if (slash == NULL)
+        return 0; /* In the working directory, which exists. */
+    n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof(dir))
+        return 0; /* Too long for a socket anyway: server_start says so. */
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            snprintf(err, errlen, "the socket's directory %s does not exist: create it "
+                     "first (under systemd, RuntimeDirectory= or conf/mogen.tmpfiles does) "
+                     "or set \"socket\" elsewhere", dir);
+        else
+            snprintf(err, errlen, "cannot reach the socket's directory %s: %s", dir, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "the socket's directory %s is not a directory", dir);
+        return -ENOTDIR;
+    }
+    return 0;
+}
+
 int server_probe(const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -131,6 +162,9 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
                  cfg->socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return -ENAMETOOLONG;
     }
+    rc = server_check_socket_dir(cfg->socket_path, err, errlen);
+    if (rc < 0)
+        return rc;
     rc = server_claim_path(cfg->socket_path, err, errlen);
     if (rc < 0) {
         if (err[0] == '\0')

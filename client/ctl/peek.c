@@ -224,6 +224,13 @@ int ctl_peek(int argc, char **argv)
         }
     }
     if (optind + 1 != argc || output == NULL) {
+        if (optind == argc)
+            fprintf(stderr, "mogenctl peek: name the stream to look at\n");
+        else if (optind + 1 < argc)
+            fprintf(stderr, "mogenctl peek: one stream at a time (got %d names)\n", argc - optind);
+        else
+            fprintf(stderr, "mogenctl peek: -o FILE.png is missing: the batch is written "
+                    "there as a contact sheet\n");
         peek_usage(stderr);
         return 2;
     }

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "dataset.h"
+#include "internal.h" /* server_check_socket_dir */
 #include "pipeline.h"
 #include "report.h"
 
@@ -247,11 +248,11 @@ static void validate_print_text(const validate_opts_t *o, const config_t *cfg, c
             printf("  steps per epoch: %llu (batch_size %u)\n", (unsigned long long)steps,
                    sc->batch_size);
         else if (sc->drop_last)
-            printf("  steps per epoch: %llu (batch_size %u; drop_last leaves out %u rows)\n",
-                   (unsigned long long)steps, sc->batch_size, rest);
+            printf("  steps per epoch: %llu (batch_size %u; drop_last leaves out %u row%s)\n",
+                   (unsigned long long)steps, sc->batch_size, rest, rest == 1 ? "" : "s");
         else
-            printf("  steps per epoch: %llu (batch_size %u; the last batch has %u rows)\n",
-                   (unsigned long long)steps, sc->batch_size, rest);
+            printf("  steps per epoch: %llu (batch_size %u; the last batch has %u row%s)\n",
+                   (unsigned long long)steps, sc->batch_size, rest, rest == 1 ? "" : "s");
         printf("  shuffle %s, augment %s\n", sc->shuffle ? "on" : "off", sc->augment ? "on" : "off");
     }
     for (size_t i = 0; loaded && i < ds->output_count; i++) {
@@ -441,6 +442,10 @@ int ctl_validate(int argc, char **argv)
     /* The dataset is read only from a clean config: a broken one would
      * turn into a cascade of follow-on messages. */
     if (rc == 0) {
+        char err[512];
+        /* A warning: systemd creates /run/mogen only as the service starts. */
+        if (server_check_socket_dir(cfg.socket_path, err, sizeof(err)) < 0)
+            report_warning(&rep, "socket: %s", err);
         rc = dataset_load(&ds, &cfg, o.check_files, &rep);
         loaded = 1;
     }

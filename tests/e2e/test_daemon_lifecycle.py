@@ -63,6 +63,30 @@ def test_second_instance_on_the_same_socket_refuses_to_start(dataset):
         mogen.status(d.socket)   # the first one still answers
 
 
+def test_socket_in_a_missing_directory_is_named_before_the_load(dataset):
+    """libuv reports bind() in a missing directory as EACCES ("permission
+    denied"), which would send the reader the wrong way: mogend names the
+    missing directory instead, before loading anything, and `mogenctl
+    validate` warns of it (a warning: systemd creates /run/mogen only as the
+    service starts)."""
+    cfg = config(dataset, socket=str(dataset / "nodir" / "x" / "mogen.sock"))
+    path = dataset / "mogend.json"
+    # A CSV that is not there: an error about it would mean the load ran.
+    path.write_text(json.dumps(dict(cfg, streams={"train": {"csv": str(dataset / "gone.csv")}})))
+    run = subprocess.run([str(binary("mogend")), "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1
+    missing = str(dataset / "nodir" / "x")
+    assert f"the socket's directory {missing} does not exist" in run.stderr, run.stderr
+    assert "permission denied" not in run.stderr.lower()
+    assert "gone.csv" not in run.stderr, "the check comes before the load"
+    path.write_text(json.dumps(cfg))
+    check = subprocess.run([str(binary("mogenctl")), "validate", str(path)],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout
+    assert f"warning: socket: the socket's directory {missing} does not exist" in check.stdout
+
+
 def test_stale_socket_from_a_crash_is_taken_over(dataset):
     path = str(dataset / "mogen.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -109,3 +109,13 @@ def test_usage_errors_exit_2():
     out = ctl("--help")
     assert out.returncode == 0 and "validate" in out.stdout and "status" in out.stdout \
         and "peek" in out.stdout
+
+
+def test_peek_usage_errors_say_what_is_missing():
+    for args, said in ((("peek", "train"), "-o FILE.png is missing"),
+                       (("peek", "-o", "x.png"), "name the stream"),
+                       (("peek", "a", "b", "-o", "x.png"), "one stream at a time")):
+        run = subprocess.run([str(binary("mogenctl")), *args], capture_output=True, text=True,
+                             timeout=30)
+        assert run.returncode == 2 and said in run.stderr, (args, run.stderr)
+        assert "usage: mogenctl peek" in run.stderr

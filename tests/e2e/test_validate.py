@@ -45,6 +45,7 @@ def clothing():
 def write_clothing_config(tmp_path):
     config = tmp_path / "mogend.json"
     config.write_text(json.dumps({
+        "socket": str(tmp_path / "mogen.sock"),  # the default's /run/mogen may not exist here
         "classes_dir": "classes",
         "path": {"column": "image", "root": str(CLOTHING / "images"), "suffix": ".jpg"},
         "outputs": {"multi_class": [{"label_output": "label"}, {"kids_output": "kids"}]},
