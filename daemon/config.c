@@ -186,32 +186,36 @@ static const char *cfg_show(const cJSON *item, char *out, size_t outlen)
     return out;
 }
 
-/* Levenshtein distance of two short strings; long ones count as far apart. */
+/* Edit distance of two short strings, counting a swap of two neighbouring
+ * letters ("knid" for "kind") as one edit, like an insertion, a deletion or
+ * a substitution (optimal string alignment); long ones count as far apart. */
 static size_t cfg_distance(const char *a, const char *b)
 {
     size_t la = strlen(a);
     size_t lb = strlen(b);
-    size_t row[65];
+    size_t before[65], prev[65], cur[65]; /* rows i-2, i-1 and i */
 
     if (la > 64 || lb > 64)
         return (size_t)-1;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                before[j - 2] + 1 < best)
+                best = before[j - 2] + 1;
+            cur[j] = best;
         }
+        memcpy(before, prev, (lb + 1) * sizeof(size_t));
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *config_suggest(const char *word, const char *const *names, char *out, size_t outlen)

@@ -162,6 +162,22 @@ static void unknown_key_is_rejected_with_a_suggestion(void **state)
     done(&cfg, &rep);
 }
 
+static void suggestion_counts_two_swapped_letters_as_one_typo(void **state)
+{
+    static const char *const names[] = {"kind", "color", "material", NULL};
+    char hint[64];
+    (void)state;
+
+    assert_string_equal(config_suggest("knid", names, hint, sizeof(hint)),
+                        " (did you mean \"kind\"?)");
+    assert_string_equal(config_suggest("colro", names, hint, sizeof(hint)),
+                        " (did you mean \"color\"?)");
+    assert_string_equal(config_suggest("mtaerail", names, hint, sizeof(hint)),
+                        " (did you mean \"material\"?)"); /* two swaps */
+    assert_string_equal(config_suggest("nkdi", names, hint, sizeof(hint)), ""); /* too far */
+    assert_string_equal(config_suggest("shape", names, hint, sizeof(hint)), "");
+}
+
 static void unknown_key_far_from_any_is_rejected_without_suggestion(void **state)
 {
     config_t cfg;
@@ -601,6 +617,7 @@ int main(void)
         cmocka_unit_test(only_the_train_stream_shuffles_and_augments_by_default),
         cmocka_unit_test(design_sketch_with_comments_parses),
         cmocka_unit_test(unknown_key_is_rejected_with_a_suggestion),
+        cmocka_unit_test(suggestion_counts_two_swapped_letters_as_one_typo),
         cmocka_unit_test(unknown_key_far_from_any_is_rejected_without_suggestion),
         cmocka_unit_test(duplicate_key_is_rejected),
         cmocka_unit_test(image_size_must_be_width_and_height),
