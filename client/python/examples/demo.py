@@ -48,10 +48,12 @@ class DemoError(Exception):
 
 def fashion_mnist_dataset(train, validation, out=None, log=print):
     import prepare_fashion_mnist as fm
-    r = fm.prepare(out or fm.DEFAULT_OUT, train=train, validation=validation, log=log)
+    folder = out or fm.DEFAULT_OUT
+    r = fm.prepare(folder, train=train, validation=validation, log=log)
     return {
         "name": f"Fashion-MNIST ({r['train']['rows']} train / "
                 f"{r['validation']['rows']} validation images)",
+        "kept": folder,
         "train_csv": r["train"]["csv"], "validation_csv": r["validation"]["csv"],
         "root": r["root"], "suffix": "", "column": "image",
         "outputs": [("category_output", "category"), ("group_output", "group")],
@@ -274,6 +276,9 @@ def train(sock, ds, epochs, budget, log=print, lr=2e-3):
         model = build_model(in_channels, ds["size"], {o.name: o.num_classes for o in outputs},
                             width=ds.get("width", 8))
         opt = torch.optim.Adam(model.parameters(), lr=lr)
+        log(f"model: a small PyTorch CNN ({sum(p.numel() for p in model.parameters()):,} "
+            f"parameters: two conv layers, a shared dense layer, one linear head per "
+            f"output), Adam on the sum of the outputs' cross-entropies; fed by mogen.torch.Dataset")
         columns = dict(ds["outputs"])
         base = majority_baseline(ds["validation_csv"], [columns[k] for k in names])
         log(f"outputs: " + ", ".join(f"{o.name} ({o.num_classes} classes)" for o in outputs)
@@ -368,25 +373,30 @@ def run(build, data=None, quick=False, epochs=None, budget=None, train_rows=None
     mogenctl = os.path.join(build, "mogenctl")
     if not os.path.exists(mogend):
         raise DemoError(f"{mogend} does not exist: run `make` first")
+    if data and not os.path.isdir(data):
+        raise DemoError(f"--data {data}: no such folder (expected the clothing dataset: "
+                        f"images.csv and images/)")
+    if data and not os.path.exists(os.path.join(data, "images.csv")):
+        raise DemoError(f"{data} has no images.csv (expected the clothing dataset layout)")
     own_scratch = scratch is None
     scratch = scratch or tempfile.mkdtemp(prefix="mogen-demo-")
     os.makedirs(scratch, exist_ok=True)
     budget = budget or (60 if quick else 120)
     t_prep = time.monotonic()
-    if data and os.path.exists(os.path.join(data, "images.csv")):
+    if data:
         ds = clothing_dataset(data, scratch)
         # 1,600 photos in 20 classes: more passes, and no baseline promise
         # (the "kids" output is 88% False; the demo shows the numbers).
         epochs = epochs or (2 if quick else 10)
         require_beat_baseline = False
-    elif data:
-        raise DemoError(f"{data} has no images.csv (expected the clothing dataset layout)")
     else:
         ds = fashion_mnist_dataset(train_rows or (2000 if quick else 60000),
                                    validation_rows or (1000 if quick else 10000),
                                    out=data_out, log=log)
         epochs = epochs or (1 if quick else 3)
-    log(f"data: {ds['name']} ready in {time.monotonic() - t_prep:.1f} s")
+    log(f"data: {ds['name']} ready in {time.monotonic() - t_prep:.1f} s"
+        + (f" (kept in {ds['kept']} for later runs and make bench; delete it to free the "
+           f"space)" if ds.get("kept") else ""))
     config, sock = write_config(scratch, ds, workers=workers)
     if own_scratch:
         log(f"config, socket and mogend.log: in the temporary folder {scratch} "
