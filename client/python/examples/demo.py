@@ -278,7 +278,8 @@ def train(sock, ds, epochs, budget, log=print, lr=2e-3):
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         log(f"model: a small PyTorch CNN ({sum(p.numel() for p in model.parameters()):,} "
             f"parameters: two conv layers, a shared dense layer, one linear head per "
-            f"output), Adam on the sum of the outputs' cross-entropies; fed by mogen.torch.Dataset")
+            f"output), Adam on the sum of the outputs' cross-entropies; fed by "
+            f"mogen.torch.Dataset")
         columns = dict(ds["outputs"])
         base = majority_baseline(ds["validation_csv"], [columns[k] for k in names])
         log(f"outputs: " + ", ".join(f"{o.name} ({o.num_classes} classes)" for o in outputs)
