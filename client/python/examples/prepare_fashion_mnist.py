@@ -21,7 +21,7 @@ import os
 import struct
 import sys
 import time
-from multiprocessing import Pool
+import multiprocessing
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def read_idx(path):
 
 def _write_chunk(args):
     folder, first, images = args
-    from PIL import Image  # imported in the worker; cheap after fork
+    from PIL import Image  # imported in the worker
     for i, img in enumerate(images):
         path = os.path.join(folder, f"{first + i:05d}.png")
         tmp = path + ".tmp"
@@ -74,7 +74,10 @@ def write_pngs(images, folder, start, end, processes):
     jobs = [(folder, i, images[i:min(i + chunk, end)]) for i in range(start, end, chunk)]
     if processes <= 1:
         return sum(map(_write_chunk, jobs))
-    with Pool(processes) as pool:
+    # Spawned, not forked: the caller may have threads (JAX, PyTorch), and a
+    # forked child of a threaded process can deadlock on a lock held by
+    # another thread at the fork.
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
         return sum(pool.imap_unordered(_write_chunk, jobs))
 
 
