@@ -283,6 +283,10 @@ int server_probe(const char *path, char *err, size_t errlen);
  * missing directory as EACCES, which would send the reader the wrong way.) */
 int server_check_socket_dir(const char *path, char *err, size_t errlen);
 
+/* Returns 0 when group is NULL or names a group of this system, else
+ * -EINVAL with a message: mogend would refuse to start at the bind. */
+int server_check_socket_group(const char *group, char *err, size_t errlen);
+
 /* Binds and listens on the configured socket; refuses when another daemon
  * answers there, takes over a stale socket file. Returns 0 or -errno. */
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen);

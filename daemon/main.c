@@ -236,6 +236,7 @@ int main(int argc, char **argv)
     {
         char err[512];
         if (server_check_socket_dir(cfg.socket_path, err, sizeof(err)) < 0 ||
+            server_check_socket_group(cfg.socket_group, err, sizeof(err)) < 0 ||
             server_probe(cfg.socket_path, err, sizeof(err)) < 0) {
             log_error("%s", err);
             config_free(&cfg);

@@ -118,6 +118,16 @@ int server_check_socket_dir(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int server_check_socket_group(const char *group, char *err, size_t errlen)
+{
+    if (group == NULL || getgrnam(group) != NULL)
+        return 0;
+    snprintf(err, errlen, "socket_group \"%s\" is not a group on this system: create it "
+             "(groupadd %s) or leave socket_group out to keep the daemon's own group",
+             group, group);
+    return -EINVAL;
+}
+
 int server_probe(const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -187,11 +197,8 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
     server->path = mogen_strdup(cfg->socket_path);
     if (cfg->socket_group != NULL) {
         struct group *gr = getgrnam(cfg->socket_group);
-        if (gr == NULL) {
-            snprintf(err, errlen, "socket_group \"%s\" is not a group on this system",
-                     cfg->socket_group);
-            return -EINVAL;
-        }
+        if (gr == NULL)
+            return server_check_socket_group(cfg->socket_group, err, errlen);
         if (chown(cfg->socket_path, (uid_t)-1, gr->gr_gid) < 0) {
             rc = -errno;
             snprintf(err, errlen, "cannot give %s to group %s: %s", cfg->socket_path,

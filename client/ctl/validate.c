@@ -446,6 +446,8 @@ int ctl_validate(int argc, char **argv)
         /* A warning: systemd creates /run/mogen only as the service starts. */
         if (server_check_socket_dir(cfg.socket_path, err, sizeof(err)) < 0)
             report_warning(&rep, "socket: %s", err);
+        if (server_check_socket_group(cfg.socket_group, err, sizeof(err)) < 0)
+            report_error(&rep, "%s", err);
         rc = dataset_load(&ds, &cfg, o.check_files, &rep);
         loaded = 1;
     }

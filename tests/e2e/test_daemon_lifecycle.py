@@ -87,6 +87,24 @@ def test_socket_in_a_missing_directory_is_named_before_the_load(dataset):
     assert f"warning: socket: the socket's directory {missing} does not exist" in check.stdout
 
 
+def test_unknown_socket_group_is_refused_before_the_load(dataset):
+    """mogend refused a socket_group that is not a group only at the bind,
+    after the load, and `mogenctl validate` said it would start."""
+    cfg = config(dataset, socket=str(dataset / "mogen.sock"), socket_group="no-such-group-here")
+    path = dataset / "mogend.json"
+    path.write_text(json.dumps(dict(cfg, streams={"train": {"csv": str(dataset / "gone.csv")}})))
+    run = subprocess.run([str(binary("mogend")), "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1
+    assert 'socket_group "no-such-group-here" is not a group on this system' in run.stderr
+    assert "gone.csv" not in run.stderr, "the check comes before the load"
+    path.write_text(json.dumps(cfg))
+    check = subprocess.run([str(binary("mogenctl")), "validate", str(path)],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 1, check.stdout
+    assert 'error: socket_group "no-such-group-here" is not a group' in check.stdout
+
+
 def test_stale_socket_from_a_crash_is_taken_over(dataset):
     path = str(dataset / "mogen.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
