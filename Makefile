@@ -243,6 +243,10 @@ install: all
 	ln -sf libmogen.so.1 $(DESTDIR)$(PREFIX)/lib/libmogen.so
 	install -m 644 client/c/mogen.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' client/c/mogen.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mogen.pc
+	install -d $(DESTDIR)$(PREFIX)/share/doc/mogen/examples
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mogen/
+	install -m 644 conf/mogend.json conf/mogend.service conf/mogen.tmpfiles \
+		$(DESTDIR)$(PREFIX)/share/doc/mogen/examples/
 
 clean:
 	rm -rf $(BUILD)

@@ -165,8 +165,12 @@ def test_make_install_honours_prefix_and_destdir(tmp_path):
     assert run.returncode == 0, run.stderr
     root = dest / "opt" / "mg"
     for f in ["bin/mogend", "bin/mogenctl", "lib/libmogen.a", "lib/libmogen.so.1",
-              "lib/libmogen.so", "include/mogen.h", "lib/pkgconfig/mogen.pc"]:
+              "lib/libmogen.so", "include/mogen.h", "lib/pkgconfig/mogen.pc",
+              # the unit's Documentation= points at this one
+              "share/doc/mogen/operations.md", "share/doc/mogen/examples/mogend.service"]:
         assert (root / f).exists(), f
+    unit = (REPO / "conf" / "mogend.service").read_text()
+    assert "Documentation=file:/usr/local/share/doc/mogen/operations.md" in unit
     pc = (root / "lib/pkgconfig/mogen.pc").read_text()
     assert "prefix=/opt/mg" in pc
     # A program builds against the installed header and library via pkg-config.
