@@ -41,6 +41,32 @@ def test_torch_dataset_tensors_and_dtypes(mogend, png_data):
         ds.close()
 
 
+def test_torch_dataset_position_resumes_byte_identical(mogend, png_data):
+    """Dataset.position, saved mid-epoch and passed back as start=, gives the
+    batches an uninterrupted run gives (as docs/python.md promises)."""
+    import mogen.torch
+    d = mogend(png_data.config())
+    ds = mogen.torch.Dataset(d.socket, "validation", start=(3, 0))
+    try:
+        whole = [x.numpy().tobytes() for x, _ in ds]     # epoch 3, uninterrupted
+    finally:
+        ds.close()
+    ds = mogen.torch.Dataset(d.socket, "validation", start=(3, 0))
+    try:
+        it = iter(ds)
+        next(it)
+        saved = ds.position
+        assert saved == (3, 1)
+    finally:
+        ds.close()
+    ds = mogen.torch.Dataset(d.socket, "validation", start=saved)
+    try:
+        rest = [x.numpy().tobytes() for x, _ in ds]
+    finally:
+        ds.close()
+    assert len(whole) == 3 and rest == whole[1:]
+
+
 def test_torch_dataset_trains_a_tiny_model_and_the_loss_falls(mogend, png_data):
     import torch
     import torch.nn.functional as F

@@ -84,6 +84,12 @@ class Dataset(IterableDataset):
     def outputs(self):
         return self.connect().outputs
 
+    @property
+    def position(self):
+        """``(epoch, batch)`` of the next batch this dataset will yield: save
+        it with a checkpoint and pass it back as ``start=`` to resume."""
+        return self.connect().position
+
     def __len__(self):
         """Batches per pass (so tqdm and friends can show progress)."""
         return self.steps_per_epoch * (self.epochs or 1)
