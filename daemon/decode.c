@@ -36,6 +36,34 @@
 /* libjpeg's text for a file that ends before its last scan (JWRN_JPEG_EOF). */
 #define DECODE_JPEG_EOF_TEXT "Premature end of JPEG file"
 
+/*
+ * The starts of libjpeg's warning texts (the JWRN_ messages of jerror.h).
+ * TurboJPEG keeps reporting TJERR_WARNING once a warning was emitted, even
+ * when a fatal error follows in the same call ("Invalid component ID 119 in
+ * SOS" after "extraneous bytes"): the decode then stopped halfway and the
+ * buffer holds another image's rows. So a TJERR_WARNING counts as a warning
+ * only when its text, the last message, is one of these.
+ */
+static const char *const decode_jpeg_warnings[] = {
+    "Corrupt JPEG data:", /* extraneous bytes, premature end of segment, bad
+                           * Huffman or arithmetic code, marker instead of
+                           * RSTn, bad ICC marker */
+    DECODE_JPEG_EOF_TEXT,
+    "Warning: unknown JFIF revision number",
+    "Inconsistent progression sequence for component",
+    "Invalid SOS parameters for sequential JPEG",
+    "Unknown Adobe color transform code",
+    NULL,
+};
+
+static int decode_jpeg_is_warning(const char *why)
+{
+    for (size_t i = 0; decode_jpeg_warnings[i] != NULL; i++)
+        if (strncmp(why, decode_jpeg_warnings[i], strlen(decode_jpeg_warnings[i])) == 0)
+            return 1;
+    return 0;
+}
+
 struct decoder {
     tjhandle tj;          /* TurboJPEG decompressor, reused. */
     int tj_failed;        /* 1 after a TurboJPEG call failed: renew tj first. */
@@ -221,7 +249,8 @@ static int decode_check_pixels(uint32_t w, uint32_t h, uint64_t max_pixels, char
 /*
  * Applies the accepted-warning policy described in decode.h after a
  * TurboJPEG call returned -1: returns 0 when the warning is accepted (and
- * recorded), or a negative errno with the reason in err. A file is taken as
+ * recorded), or a negative errno with the reason in err. A fatal error
+ * after a warning is fatal (see decode_jpeg_warnings). A file is taken as
  * truncated when libjpeg says so, or when it warned about anything and the
  * bytes do not end with the end-of-image marker (the first warning of a cut
  * file is sometimes "premature end of data segment" instead).
@@ -231,7 +260,7 @@ static int decoder_jpeg_failure(decoder_t *d, char *err, size_t errlen)
     const char *why = tjGetErrorStr2(d->tj);
     int has_eoi = d->len >= 2 && d->bytes[d->len - 2] == 0xFF && d->bytes[d->len - 1] == 0xD9;
 
-    if (tjGetErrorCode(d->tj) == TJERR_WARNING) {
+    if (tjGetErrorCode(d->tj) == TJERR_WARNING && decode_jpeg_is_warning(why)) {
         if (strstr(why, DECODE_JPEG_EOF_TEXT) != NULL) {
             errbuf_printf(err, errlen, "truncated JPEG data: %s", why);
             return -EINVAL;

@@ -20,7 +20,7 @@
  * libjpeg warning (extraneous bytes before a marker, a bad Huffman code in a
  * photo from a buggy camera, ...) is accepted, as PIL and browsers accept
  * it, and reported: decoder_warning() returns its text until the next
- * decoder_open().
+ * decoder_open(). A fatal libjpeg error after a warning is an error.
  */
 #ifndef MOGEN_DECODE_H
 #define MOGEN_DECODE_H

@@ -727,6 +727,63 @@ static void jpeg_warning_is_accepted_and_reported(void **state)
 }
 
 /*
+ * TurboJPEG reports TJERR_WARNING for a fatal error that follows a warning
+ * in the same call; the decode stopped there and the buffer held the rows
+ * of the image decoded before. Such a file must fail, not pass as warned.
+ */
+static void jpeg_fatal_error_after_a_warning_fails(void **state)
+{
+    uint32_t w = 32, h = 32;
+    uint8_t *px = rgb_pattern(w, h), *out;
+    size_t len, sos = 0, scans = 0;
+    tjhandle tj = tjInitCompress();
+    unsigned char *encoded = NULL;
+    unsigned long size = 0;
+    uint8_t *jpeg, *bad;
+    image_config_t img = config(w, h);
+    pipeline_t *p;
+    char err[256];
+    (void)state;
+
+    /* Progressive, so that later scans are read while decoding, after the
+     * header call succeeded. */
+    assert_int_equal(tjCompress2(tj, px, (int)w, 0, (int)h, TJPF_RGB, &encoded, &size,
+                                 TJSAMP_420, 90, TJFLAG_PROGRESSIVE), 0);
+    len = size;
+    jpeg = malloc(len);
+    memcpy(jpeg, encoded, len);
+    tjFree(encoded);
+    tjDestroy(tj);
+    bad = malloc(len + 3);
+    /* Three stray bytes before the first DHT (a warning), then the second
+     * scan's first component id set to 0x77 (fatal: "Invalid component ID
+     * 119 in SOS"). */
+    for (size_t i = 2, done = 0; i + 1 < len; i++) {
+        if (!done && jpeg[i] == 0xFF && jpeg[i + 1] == 0xC4) {
+            memcpy(bad, jpeg, i);
+            memcpy(bad + i, "\x00\x00\x00", 3);
+            memcpy(bad + i + 3, jpeg + i, len - i);
+            done = 1;
+        }
+    }
+    for (size_t i = 2; i + 1 < len + 3 && sos == 0; i++)
+        if (bad[i] == 0xFF && bad[i + 1] == 0xDA && ++scans == 2)
+            sos = i;
+    assert_true(sos > 0);
+    bad[sos + 5] = 0x77; /* FF DA, length (2), Ns (1), then Cs1 */
+    out = malloc(pipeline_sample_bytes(&img));
+    assert_int_equal(pipeline_create(&p, &img), 0);
+    assert_int_equal(pipeline_run(p, jpeg, len, NULL, out, err, sizeof(err)), 0);
+    assert_true(pipeline_run(p, bad, len + 3, NULL, out, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "Invalid component ID"));
+    pipeline_free(p);
+    free(out);
+    free(bad);
+    free(jpeg);
+    free(px);
+}
+
+/*
  * libjpeg-turbo 2.1 leaves its handle half-used after a header error; the
  * next header on that handle "succeeded" with a 0x0 image. The pipeline must
  * decode a good file right after a corrupt one, as workers do all day.
@@ -796,6 +853,7 @@ int main(void)
         cmocka_unit_test(grayscale_output_uses_luma),
         cmocka_unit_test(gray_jpeg_becomes_rgb),
         cmocka_unit_test(jpeg_warning_is_accepted_and_reported),
+        cmocka_unit_test(jpeg_fatal_error_after_a_warning_fails),
         cmocka_unit_test(good_jpeg_after_a_corrupt_one_still_decodes),
         cmocka_unit_test(invalid_settings_are_refused),
     };
