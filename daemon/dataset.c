@@ -66,6 +66,21 @@ static void ds_scratch_add(ds_reader_t *r, size_t start, uint32_t id)
  * Returns 0 when the row may be kept, 1 when it must be skipped (a blank
  * multi_class cell under skip_row), -1 after reporting an error.
  */
+/* Reports a label cell that is not UTF-8: class names reach
+ * <output>_classes.txt and every client's WELCOME (JSON, which must be
+ * UTF-8). Returns 0 when the cell is valid, else -1. */
+static int ds_check_label_utf8(ds_reader_t *r, const output_config_t *oc, uint32_t row,
+                               const char *column, const char *cell)
+{
+    if (csv_utf8_valid(cell, strlen(cell)))
+        return 0;
+    report_error(r->rep, "%s:%u: row %u: column \"%s\" is not valid UTF-8 (%s \"%s\"); "
+                 "save the CSV as UTF-8 (a spreadsheet's \"CSV UTF-8\", or iconv -f cp1252 "
+                 "-t utf-8)", r->name, csv_row_line(r->csv, row), row, column, oc->where,
+                 oc->name);
+    return -1;
+}
+
 static int ds_row_labels(ds_reader_t *r, size_t o, uint32_t row, size_t *cursor)
 {
     const output_config_t *oc = &r->ds->config->outputs[o];
@@ -80,6 +95,8 @@ static int ds_row_labels(ds_reader_t *r, size_t o, uint32_t row, size_t *cursor)
         const char *cell = csv_cell(csv, row, (uint32_t)col);
         size_t len = strlen(cell);
 
+        if (ds_check_label_utf8(r, oc, row, oc->columns[0], cell) < 0)
+            return -1;
         if (labels_is_blank(cell, len)) {
             if (oc->missing == MISSING_LABEL_SKIP_ROW)
                 return 1;
@@ -94,6 +111,8 @@ static int ds_row_labels(ds_reader_t *r, size_t o, uint32_t row, size_t *cursor)
         size_t seplen = oc->separator ? strlen(oc->separator) : 0;
         for (size_t c = 0; c < oc->column_count; c++) {
             const char *cell = csv_cell(csv, row, (uint32_t)r->out_cols[o][c]);
+            if (ds_check_label_utf8(r, oc, row, oc->columns[c], cell) < 0)
+                return -1;
             while (*cell != '\0') {
                 const char *cut = seplen ? strstr(cell, oc->separator) : NULL;
                 size_t len = cut ? (size_t)(cut - cell) : strlen(cell);

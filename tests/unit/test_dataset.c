@@ -352,6 +352,23 @@ static void invalid_utf8_in_a_path_names_file_and_line(void **state)
     assert_reported(&f->rep, "t.csv:3: row 1: the path in column \"image\" is not valid UTF-8");
 }
 
+/* A cp1252 export: the class name would reach every client's WELCOME,
+ * which is JSON and must be UTF-8 (a client could not even connect). */
+static void invalid_utf8_in_a_label_names_file_line_and_column(void **state)
+{
+    fixture_t *f = *state;
+
+    put(f, "t.csv", "image,label,neck,sleeve\na,caf\xE9,v,long\nb,tea,round,sh\xF6rt\n");
+    configure(f, "{\"outputs\": {\"multi_class\": [{\"cat\": \"label\"}],"
+                 " \"multi_label\": [{\"attr\": [\"neck\", \"sleeve\"]}]},"
+                 " \"streams\": {\"train\": {\"csv\": \"t.csv\"}}}");
+    assert_int_equal(dataset_load(&f->ds, &f->cfg, 0, &f->rep), -EINVAL);
+    assert_reported(&f->rep, "t.csv:2: row 0: column \"label\" is not valid UTF-8 "
+                             "(outputs.multi_class[0] \"cat\"); save the CSV as UTF-8");
+    assert_reported(&f->rep, "t.csv:3: row 1: column \"sleeve\" is not valid UTF-8 "
+                             "(outputs.multi_label[0] \"attr\")");
+}
+
 static void csv_errors_name_the_stream_file(void **state)
 {
     fixture_t *f = *state;
@@ -501,6 +518,7 @@ int main(void)
         T(missing_images_are_dropped_and_listed_with_rows),
         T(missing_images_fail_the_load_under_fail_policy),
         T(invalid_utf8_in_a_path_names_file_and_line),
+        T(invalid_utf8_in_a_label_names_file_line_and_column),
         T(csv_errors_name_the_stream_file),
         T(stream_with_no_rows_is_an_error),
         T(drop_last_with_too_few_rows_is_an_error),
