@@ -192,8 +192,10 @@ static void ds_missing_list(const dataset_stream_t *st, char *out, size_t outlen
 
     out[0] = '\0';
     for (uint32_t i = 0; i < st->missing_count && i < DATASET_SHOW_FIRST; i++) {
-        int n = snprintf(out + used, outlen - used, "%srow %u (line %u): %s", i ? "; " : "",
-                         st->missing[i].row, st->missing[i].line, st->missing[i].path);
+        const char *why = st->missing[i].why;
+        int n = snprintf(out + used, outlen - used, "%srow %u (line %u): %s%s%s%s", i ? "; " : "",
+                         st->missing[i].row, st->missing[i].line, st->missing[i].path,
+                         why ? " (" : "", why ? why : "", why ? ")" : "");
         if (n < 0 || (size_t)n >= outlen - used)
             return;
         used += (size_t)n;
@@ -331,7 +333,8 @@ static void ds_read_rows(ds_reader_t *r, dataset_stream_t *st, int check_files)
 
         if (check_files) {
             struct stat sb;
-            if (stat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            int found = stat(full, &sb) == 0;
+            if (!found || !S_ISREG(sb.st_mode)) {
                 if (st->missing_count == missing_cap) {
                     missing_cap = missing_cap ? missing_cap * 2 : 16;
                     st->missing = mogen_reallocarray(st->missing, missing_cap, sizeof(*st->missing));
@@ -339,6 +342,9 @@ static void ds_read_rows(ds_reader_t *r, dataset_stream_t *st, int check_files)
                 st->missing[st->missing_count].row = row;
                 st->missing[st->missing_count].line = line;
                 st->missing[st->missing_count].path = mogen_strdup(full);
+                st->missing[st->missing_count].why =
+                    found ? (S_ISDIR(sb.st_mode) ? "a directory, not a file" : "not a regular file")
+                          : errno == ENOENT ? NULL : strerror(errno);
                 st->missing_count++;
                 continue;
             }

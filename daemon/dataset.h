@@ -31,6 +31,9 @@ typedef struct dataset_missing {
     uint32_t row;  /* 0-based data row of the CSV (header excluded). */
     uint32_t line; /* 1-based physical line of the CSV where the row starts. */
     char *path;    /* The full path that was looked for. */
+    const char *why; /* NULL when nothing is there; else what is wrong with
+                      * what is there ("a directory, not a file", a static
+                      * strerror text such as for a symbolic link loop). */
 } dataset_missing_t;
 
 /* The kept rows of one stream. */

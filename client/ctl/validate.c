@@ -233,8 +233,10 @@ static void validate_print_text(const validate_opts_t *o, const config_t *cfg, c
                    : cfg->path.missing == MISSING_FILE_DROP ? " (rows dropped)"
                                                             : " (path.missing is \"fail\")");
             for (uint32_t i = 0; i < st->missing_count && i < VALIDATE_SHOW_MISSING; i++)
-                printf("                   row %u (line %u): %s\n", st->missing[i].row,
-                       st->missing[i].line, st->missing[i].path);
+                printf("                   row %u (line %u): %s%s%s%s\n", st->missing[i].row,
+                       st->missing[i].line, st->missing[i].path, st->missing[i].why ? " (" : "",
+                       st->missing[i].why ? st->missing[i].why : "",
+                       st->missing[i].why ? ")" : "");
             if (st->missing_count > VALIDATE_SHOW_MISSING)
                 printf("                   ... and %u more (--json lists them all)\n",
                        st->missing_count - VALIDATE_SHOW_MISSING);
@@ -362,6 +364,8 @@ static void validate_print_json(const validate_opts_t *o, const config_t *cfg, c
             cJSON_AddNumberToObject(m, "row", st->missing[i].row);
             cJSON_AddNumberToObject(m, "line", st->missing[i].line);
             cJSON_AddStringToObject(m, "path", st->missing[i].path);
+            if (st->missing[i].why != NULL)
+                cJSON_AddStringToObject(m, "reason", st->missing[i].why);
             cJSON_AddItemToArray(missing, m);
         }
         cJSON_AddNumberToObject(j, "skipped_label_rows", st->skipped_label_rows);

@@ -341,6 +341,30 @@ static void missing_images_fail_the_load_under_fail_policy(void **state)
     assert_reported(&f->rep, "check path.root and path.suffix");
 }
 
+/* A directory or a symbolic link loop where an image should be is dropped
+ * like a missing file, but the report says what is there. */
+static void a_directory_or_link_loop_is_named_for_what_it_is(void **state)
+{
+    fixture_t *f = *state;
+    char path[200];
+
+    put(f, "t.csv", "image,label\nimg.png,x\nsub,y\nloop,x\ngone,y\n");
+    put(f, "img.png", "not looked at with check_files only");
+    snprintf(path, sizeof(path), "%s/sub", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/loop", f->dir);
+    assert_int_equal(symlink("loop", path), 0);
+    configure(f, "{\"outputs\": {\"multi_class\": [{\"cat\": \"label\"}]},"
+                 " \"streams\": {\"train\": {\"csv\": \"t.csv\"}}}");
+    assert_int_equal(dataset_load(&f->ds, &f->cfg, 1, &f->rep), 0);
+    assert_int_equal(f->ds.streams[0].row_count, 1);
+    assert_int_equal(f->ds.streams[0].missing_count, 3);
+    assert_reported(&f->rep, "row 1 (line 3): ");
+    assert_reported(&f->rep, "/sub (a directory, not a file)");
+    assert_reported(&f->rep, "/loop (Too many levels of symbolic links)");
+    assert_null(f->ds.streams[0].missing[2].why); /* gone: nothing there */
+}
+
 static void invalid_utf8_in_a_path_names_file_and_line(void **state)
 {
     fixture_t *f = *state;
@@ -518,6 +542,7 @@ int main(void)
         T(missing_images_are_dropped_and_listed_with_rows),
         T(missing_images_fail_the_load_under_fail_policy),
         T(invalid_utf8_in_a_path_names_file_and_line),
+        T(a_directory_or_link_loop_is_named_for_what_it_is),
         T(invalid_utf8_in_a_label_names_file_line_and_column),
         T(csv_errors_name_the_stream_file),
         T(stream_with_no_rows_is_an_error),
