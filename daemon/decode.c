@@ -370,6 +370,18 @@ static int decoder_open_png(decoder_t *d, uint64_t max_pixels, int honour_exif, 
         return rc;
     d->info.width = ihdr.width;
     d->info.height = ihdr.height;
+    /* Read every chunk before the pixels now (asking for tRNS does), so
+     * that a damaged one is named here, e.g. "invalid chunk checksum":
+     * after a first error libspng answers every call with "non-recoverable
+     * state", which says nothing. */
+    {
+        struct spng_trns trns;
+        rc = spng_get_trns(d->png, &trns);
+        if (rc != 0 && rc != SPNG_ECHUNKAVAIL) {
+            errbuf_printf(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
+            return -EINVAL;
+        }
+    }
     if (honour_exif) {
         struct spng_exif exif;
 

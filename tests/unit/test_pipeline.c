@@ -146,6 +146,25 @@ static void png_at_identity_size_is_exact(void **state)
     free(px);
 }
 
+/* libspng answers "non-recoverable state" to every call after its first
+ * error; the first one is what the message must name. */
+static void png_with_a_bad_chunk_checksum_says_so(void **state)
+{
+    uint32_t w = 8, h = 8;
+    uint8_t *px = rgb_pattern(w, h), *out = NULL;
+    size_t len;
+    uint8_t *png = make_png(px, w, h, SPNG_COLOR_TYPE_TRUECOLOR, &len);
+    image_config_t img = config(w, h);
+    char err[256];
+    (void)state;
+    png[29] ^= 0xFF; /* signature (8), IHDR length, type and data (4+4+13), then its CRC */
+    assert_true(run(&img, png, len, NULL, &out, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "invalid chunk checksum"));
+    free(out);
+    free(png);
+    free(px);
+}
+
 static void jpeg_at_identity_size_is_close(void **state)
 {
     uint32_t w = 40, h = 24;
@@ -834,6 +853,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(png_at_identity_size_is_exact),
+        cmocka_unit_test(png_with_a_bad_chunk_checksum_says_so),
         cmocka_unit_test(jpeg_at_identity_size_is_close),
         cmocka_unit_test(jpeg_planes_match_libjpeg_rgb),
         cmocka_unit_test(jpeg_planes_are_skipped_where_libjpeg_differs),
