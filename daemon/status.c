@@ -109,6 +109,7 @@ static cJSON *status_streams_json(const daemon_t *d)
         cJSON_AddStringToObject(obj, "name", feed->config->name);
         cJSON_AddNumberToObject(obj, "rows", feed->rows->row_count);
         cJSON_AddNumberToObject(obj, "missing_files", feed->rows->missing_count);
+        cJSON_AddNumberToObject(obj, "blank_label_rows", feed->rows->skipped_label_rows);
         cJSON_AddNumberToObject(obj, "batch_size", feed->config->batch_size);
         cJSON_AddNumberToObject(obj, "steps_per_epoch", feed_steps_per_epoch(feed));
         cJSON_AddNumberToObject(obj, "epoch", feed->deliver_epoch);

@@ -81,10 +81,15 @@ static void print_streams(const cJSON *root)
     }
     cJSON_ArrayForEach(s, streams) {
         double missing = json_number(s, "missing_files");
+        double blank = json_number(s, "blank_label_rows");
         if (missing > 0)
             printf("  %s: %.0f row%s dropped at load because the image file is missing "
                    "(mogenctl validate lists them)\n", json_string(s, "name"), missing,
                    missing == 1 ? "" : "s");
+        if (blank > 0)
+            printf("  %s: %.0f row%s dropped at load for a blank label (\"missing\": "
+                   "\"skip_row\"; mogenctl validate lists the first)\n", json_string(s, "name"),
+                   blank, blank == 1 ? "" : "s");
     }
     cJSON_ArrayForEach(s, streams) {
         double waited = json_number(s, "wait_fraction");

@@ -53,6 +53,20 @@ def test_status_shows_streams_workers_and_clients(dataset):
     assert "--config FILE" in out.stderr and "MOGEN_SOCKET" in out.stderr
 
 
+def test_status_counts_rows_dropped_for_a_blank_label(tmp_path):
+    """Rows that "missing": "skip_row" dropped were only in the start-up log."""
+    names = make_images(tmp_path / "images", 12, size=(40, 30))
+    write_csv(tmp_path / "train.csv", ["image", "label", "colour"],
+              [[n, "" if i in (3, 7) else "ab"[i % 2], "xyz"[i % 3]] for i, n in enumerate(names)])
+    cfg = config(tmp_path)
+    cfg["outputs"]["multi_class"][0] = {"label_output": {"column": "label", "missing": "skip_row"}}
+    with Mogend(tmp_path, cfg, workers=1) as d:
+        js = json.loads(ctl("status", "--json", "--socket", d.socket).stdout)
+        assert js["streams"][0]["rows"] == 10 and js["streams"][0]["blank_label_rows"] == 2
+        out = ctl("status", "--socket", d.socket).stdout
+        assert "train: 2 rows dropped at load for a blank label" in out, out
+
+
 def test_status_and_peek_find_the_socket_in_the_daemons_config(dataset):
     with Mogend(dataset, config(dataset), workers=1) as d:
         out = ctl("status", "--config", str(d.config_path))
