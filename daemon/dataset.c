@@ -450,6 +450,35 @@ static void ds_load_stream(dataset_t *ds, size_t i, labels_t *vocab, int check_f
     csv_free(&csv);
 }
 
+/* Output o's class c and the dataset, for ds_class_where. */
+typedef struct ds_class_ctx {
+    const dataset_t *ds;
+    size_t output;
+} ds_class_ctx_t;
+
+/* labels_where_fn: the first kept row that has class i, as "file:line". */
+static void ds_class_where(void *ctx, uint32_t i, char *out, size_t outlen)
+{
+    const ds_class_ctx_t *c = ctx;
+
+    out[0] = '\0';
+    for (size_t s = 0; s < c->ds->stream_count; s++) {
+        const dataset_stream_t *st = &c->ds->streams[s];
+        if (st->label_ids == NULL)
+            continue;
+        for (uint32_t row = 0; row < st->row_count; row++) {
+            for (uint32_t at = st->label_offset[c->output][row];
+                 at < st->label_offset[c->output][row + 1]; at++) {
+                if (st->label_ids[c->output][at] == i) {
+                    snprintf(out, outlen, "%s:%u", ds_csv_name(c->ds->config, s),
+                             st->csv_line[row]);
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /*
  * Sorts output o's vocabulary, rewrites every stream's ids to class
  * indices, counts class frequencies over kept rows and checks the names.
@@ -495,7 +524,8 @@ static void ds_finish_output(dataset_t *ds, size_t o, const labels_t *vocab, rep
     }
     char what[300];
     snprintf(what, sizeof(what), "%s \"%s\"", oc->where, oc->name);
-    labels_warn_whitespace(out->class_names, k, what, rep);
+    ds_class_ctx_t where = {ds, o};
+    labels_warn_whitespace(out->class_names, k, what, ds_class_where, &where, rep);
 }
 
 int dataset_load(dataset_t *ds, const config_t *cfg, int check_files, report_t *rep)

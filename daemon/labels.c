@@ -3,6 +3,7 @@
  */
 #include "labels.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,7 +170,8 @@ int labels_is_blank(const char *s, size_t len)
            (s[i + 2] == 'n' || s[i + 2] == 'N');
 }
 
-int labels_warn_whitespace(char *const *names, uint32_t count, const char *what, report_t *rep)
+int labels_warn_whitespace(char *const *names, uint32_t count, const char *what,
+                           labels_where_fn where, void *ctx, report_t *rep)
 {
     labels_t trimmed;
     uint32_t *first;
@@ -196,9 +198,16 @@ int labels_warn_whitespace(char *const *names, uint32_t count, const char *what,
             first[id] = i;
             continue;
         }
-        report_warning(rep, "%s: values \"%s\" and \"%s\" differ only by surrounding "
+        char at_first[160] = "", at_this[160] = "", seen[340] = "";
+        if (where != NULL) {
+            where(ctx, first[id], at_first, sizeof(at_first));
+            where(ctx, i, at_this, sizeof(at_this));
+        }
+        if (at_first[0] != '\0' && at_this[0] != '\0')
+            snprintf(seen, sizeof(seen), " (first seen at %s and %s)", at_first, at_this);
+        report_warning(rep, "%s: values \"%s\" and \"%s\"%s differ only by surrounding "
                        "whitespace; they are different classes",
-                       what, names[first[id]], names[i]);
+                       what, names[first[id]], names[i], seen);
         warnings++;
     }
     mogen_free(first);

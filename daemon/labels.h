@@ -56,12 +56,17 @@ uint32_t *labels_sort(const labels_t *l);
  */
 int labels_is_blank(const char *s, size_t len);
 
+/* Writes where name i is first used ("train.csv:12") into out, or "". */
+typedef void (*labels_where_fn)(void *ctx, uint32_t i, char *out, size_t outlen);
+
 /*
  * Adds a warning to rep for every two of the count names that differ only
  * by surrounding whitespace ("T-Shirt" and "T-Shirt "): they are distinct
  * classes, which is seldom what the data meant. what names the output in the
- * message. Returns the number of warnings added.
+ * message; where (may be NULL) adds where each of the two is first used.
+ * Returns the number of warnings added.
  */
-int labels_warn_whitespace(char *const *names, uint32_t count, const char *what, report_t *rep);
+int labels_warn_whitespace(char *const *names, uint32_t count, const char *what,
+                           labels_where_fn where, void *ctx, report_t *rep);
 
 #endif

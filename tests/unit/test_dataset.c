@@ -291,14 +291,16 @@ static void whitespace_variants_of_a_label_are_warned_about(void **state)
 {
     fixture_t *f = *state;
 
-    put(f, "t.csv", "image,label\na,Shirt\nb,Shirt \nc,Pants\n");
+    /* Where each variant is first used, so that the user can find them. */
+    put(f, "t.csv", "image,label\nc,Pants\na,Shirt\nd,Shirt\nb,Shirt \n");
     configure(f, "{\"outputs\": {\"multi_class\": [{\"cat\": \"label\"}]},"
                  " \"streams\": {\"train\": {\"csv\": \"t.csv\"}}}");
     assert_int_equal(dataset_load(&f->ds, &f->cfg, 0, &f->rep), 0);
     assert_int_equal(f->ds.outputs[0].class_count, 3);
     assert_int_equal(f->rep.warning_count, 1);
     assert_reported(&f->rep, "outputs.multi_class[0] \"cat\": values \"Shirt\" and \"Shirt \" "
-                             "differ only by surrounding whitespace");
+                             "(first seen at t.csv:3 and t.csv:5) differ only by surrounding "
+                             "whitespace");
 }
 
 static void missing_images_are_dropped_and_listed_with_rows(void **state)

@@ -121,7 +121,7 @@ static void whitespace_variants_are_warned_about(void **state)
     (void)state;
 
     report_init(&rep);
-    assert_int_equal(labels_warn_whitespace(names, 4, "outputs.multi_class[0] \"cat\"", &rep), 2);
+    assert_int_equal(labels_warn_whitespace(names, 4, "outputs.multi_class[0] \"cat\"", NULL, NULL, &rep), 2);
     assert_int_equal(rep.warning_count, 2);
     assert_int_equal(rep.error_count, 0);
     assert_non_null(strstr(rep.entries[0].message, "outputs.multi_class[0] \"cat\": values "
@@ -137,7 +137,7 @@ static void distinct_names_are_not_warned_about(void **state)
     (void)state;
 
     report_init(&rep);
-    assert_int_equal(labels_warn_whitespace(names, 4, "x", &rep), 0);
+    assert_int_equal(labels_warn_whitespace(names, 4, "x", NULL, NULL, &rep), 0);
     assert_int_equal(rep.count, 0);
     report_free(&rep);
 }
