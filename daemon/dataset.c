@@ -334,6 +334,7 @@ static void ds_read_rows(ds_reader_t *r, dataset_stream_t *st, int check_files)
         if (check_files) {
             struct stat sb;
             int found = stat(full, &sb) == 0;
+            int stat_errno = errno; /* before the allocations below touch it */
             if (!found || !S_ISREG(sb.st_mode)) {
                 if (st->missing_count == missing_cap) {
                     missing_cap = missing_cap ? missing_cap * 2 : 16;
@@ -344,7 +345,7 @@ static void ds_read_rows(ds_reader_t *r, dataset_stream_t *st, int check_files)
                 st->missing[st->missing_count].path = mogen_strdup(full);
                 st->missing[st->missing_count].why =
                     found ? (S_ISDIR(sb.st_mode) ? "a directory, not a file" : "not a regular file")
-                          : errno == ENOENT ? NULL : strerror(errno);
+                          : stat_errno == ENOENT ? NULL : strerror(stat_errno);
                 st->missing_count++;
                 continue;
             }

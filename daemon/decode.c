@@ -377,6 +377,10 @@ static int decoder_open_png(decoder_t *d, uint64_t max_pixels, int honour_exif, 
     {
         struct spng_trns trns;
         rc = spng_get_trns(d->png, &trns);
+        if (rc == SPNG_IO_EOF || rc == SPNG_EOF || rc == SPNG_EIO) {
+            errbuf_printf(err, errlen, "truncated PNG data: the file ends before the image does");
+            return -EINVAL;
+        }
         if (rc != 0 && rc != SPNG_ECHUNKAVAIL) {
             errbuf_printf(err, errlen, "corrupt PNG data: %s", spng_strerror(rc));
             return -EINVAL;

@@ -278,10 +278,11 @@ typedef struct server {
  * load, so that a second instance is refused at once. */
 int server_probe(const char *path, char *err, size_t errlen);
 
-/* Returns 0 when the directory that is to hold the socket at path exists,
- * else -errno with a message saying what to do. (libuv reports a bind in a
+/* Returns 0 when path fits a Unix socket address and the directory that is
+ * to hold it exists, else -ENAMETOOLONG, or -errno (-ENOENT: no such
+ * directory) with a message saying what to do. (libuv reports a bind in a
  * missing directory as EACCES, which would send the reader the wrong way.) */
-int server_check_socket_dir(const char *path, char *err, size_t errlen);
+int server_check_socket_path(const char *path, char *err, size_t errlen);
 
 /* Returns 0 when group is NULL or names a group of this system, else
  * -EINVAL with a message: mogend would refuse to start at the bind. */

@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         cfg.workers = (uint32_t)workers_override;
     {
         char err[512];
-        if (server_check_socket_dir(cfg.socket_path, err, sizeof(err)) < 0 ||
+        if (server_check_socket_path(cfg.socket_path, err, sizeof(err)) < 0 ||
             server_check_socket_group(cfg.socket_group, err, sizeof(err)) < 0 ||
             server_probe(cfg.socket_path, err, sizeof(err)) < 0) {
             log_error("%s", err);

@@ -87,18 +87,21 @@ static int server_claim_path(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int server_check_socket_dir(const char *path, char *err, size_t errlen)
+int server_check_socket_path(const char *path, char *err, size_t errlen)
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     const char *slash = strrchr(path, '/');
     size_t n;
     struct stat st;
 
+    if (strlen(path) >= sizeof(dir)) {
+        snprintf(err, errlen, "socket path %s is longer than the %zu bytes a Unix socket allows",
+                 path, sizeof(dir) - 1);
+        return -ENAMETOOLONG;
+    }
     if (slash == NULL)
         return 0; /* In the working directory, which exists. */
     n = slash == path ? 1 : (size_t)(slash - path);
-    if (n >= sizeof(dir))
-        return 0; /* Too long for a socket anyway: server_start says so. */
     memcpy(dir, path, n);
     dir[n] = '\0';
     if (stat(dir, &st) < 0) {
@@ -118,14 +121,20 @@ int server_check_socket_dir(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int server_check_socket_group(const char *group, char *err, size_t errlen)
+/* The message for a socket_group that getgrnam() did not find. */
+static int server_err_no_group(const char *group, char *err, size_t errlen)
 {
-    if (group == NULL || getgrnam(group) != NULL)
-        return 0;
     snprintf(err, errlen, "socket_group \"%s\" is not a group on this system: create it "
              "(groupadd %s) or leave socket_group out to keep the daemon's own group",
              group, group);
     return -EINVAL;
+}
+
+int server_check_socket_group(const char *group, char *err, size_t errlen)
+{
+    if (group == NULL || getgrnam(group) != NULL)
+        return 0;
+    return server_err_no_group(group, err, errlen);
 }
 
 int server_probe(const char *path, char *err, size_t errlen)
@@ -167,12 +176,7 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
     int rc;
 
     memset(server, 0, sizeof(*server));
-    if (strlen(cfg->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        snprintf(err, errlen, "socket path %s is longer than the %zu bytes a Unix socket allows",
-                 cfg->socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-        return -ENAMETOOLONG;
-    }
-    rc = server_check_socket_dir(cfg->socket_path, err, errlen);
+    rc = server_check_socket_path(cfg->socket_path, err, errlen);
     if (rc < 0)
         return rc;
     rc = server_claim_path(cfg->socket_path, err, errlen);
@@ -197,8 +201,8 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
     server->path = mogen_strdup(cfg->socket_path);
     if (cfg->socket_group != NULL) {
         struct group *gr = getgrnam(cfg->socket_group);
-        if (gr == NULL)
-            return server_check_socket_group(cfg->socket_group, err, errlen);
+        if (gr == NULL) /* not asked again: a second answer may differ */
+            return server_err_no_group(cfg->socket_group, err, errlen);
         if (chown(cfg->socket_path, (uid_t)-1, gr->gr_gid) < 0) {
             rc = -errno;
             snprintf(err, errlen, "cannot give %s to group %s: %s", cfg->socket_path,

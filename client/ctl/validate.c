@@ -7,6 +7,7 @@
  * or, with --json, the same facts as one JSON object for scripts.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,9 +448,13 @@ int ctl_validate(int argc, char **argv)
      * turn into a cascade of follow-on messages. */
     if (rc == 0) {
         char err[512];
-        /* A warning: systemd creates /run/mogen only as the service starts. */
-        if (server_check_socket_dir(cfg.socket_path, err, sizeof(err)) < 0)
+        /* A missing directory is a warning: systemd creates /run/mogen only
+         * as the service starts. Anything else stops mogend. */
+        int sock_rc = server_check_socket_path(cfg.socket_path, err, sizeof(err));
+        if (sock_rc == -ENOENT)
             report_warning(&rep, "socket: %s", err);
+        else if (sock_rc < 0)
+            report_error(&rep, "socket: %s", err);
         if (server_check_socket_group(cfg.socket_group, err, sizeof(err)) < 0)
             report_error(&rep, "%s", err);
         rc = dataset_load(&ds, &cfg, o.check_files, &rep);

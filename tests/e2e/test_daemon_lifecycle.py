@@ -87,6 +87,22 @@ def test_socket_in_a_missing_directory_is_named_before_the_load(dataset):
     assert f"warning: socket: the socket's directory {missing} does not exist" in check.stdout
 
 
+def test_socket_path_too_long_for_a_unix_socket_is_refused_by_both(dataset):
+    """validate said OK for a socket path over 107 bytes, which mogend refuses."""
+    long_dir = dataset / ("d" * 60) / ("e" * 60)
+    long_dir.mkdir(parents=True)
+    cfg = config(dataset, socket=str(long_dir / "mogen.sock"))
+    path = dataset / "mogend.json"
+    path.write_text(json.dumps(cfg))
+    run = subprocess.run([str(binary("mogend")), "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1 and "bytes a Unix socket allows" in run.stderr, run.stderr
+    check = subprocess.run([str(binary("mogenctl")), "validate", str(path)],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 1, check.stdout
+    assert "error: socket: socket path" in check.stdout, check.stdout
+
+
 def test_unknown_socket_group_is_refused_before_the_load(dataset):
     """mogend refused a socket_group that is not a group only at the bind,
     after the load, and `mogenctl validate` said it would start."""
