@@ -567,11 +567,11 @@ class Client:
             raise
         except MogenError:
             raise  # an ERROR reply; or a timeout that closed it already; or it is gone
-        except BaseException:
+        except BaseException as e:
             # Ctrl-C (KeyboardInterrupt) or another signal handler's
             # exception while the reply was due: it will still come.
-            conn.give_up(MogenError, "a wait for mogend's reply was interrupted",
-                         "an earlier wait was interrupted")
+            conn.give_up(MogenError, f"a wait for mogend's reply was interrupted by "
+                                     f"{type(e).__name__}", "an earlier wait was interrupted")
             raise
         self._advance(epoch, batch)
 
