@@ -198,7 +198,7 @@ int labels_warn_whitespace(char *const *names, uint32_t count, const char *what,
             first[id] = i;
             continue;
         }
-        char at_first[160] = "", at_this[160] = "", seen[340] = "";
+        char at_first[160] = "", at_this[160] = "", seen[400] = "";
         if (where != NULL) {
             where(ctx, first[id], at_first, sizeof(at_first));
             where(ctx, i, at_this, sizeof(at_this));
