@@ -291,7 +291,8 @@ int server_check_socket_group(const char *group, char *err, size_t errlen);
 /* Binds and listens on the configured socket; refuses when another daemon
  * answers there, takes over a stale socket file. Returns 0 or -errno. */
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen);
-/* Closes the listener and every connection; unlinks the socket file. */
+/* Sends every connection ERROR shutting_down and closes it; closes the
+ * listener; unlinks the socket file. */
 void server_stop(server_t *server);
 
 conn_t *conn_create(daemon_t *d);

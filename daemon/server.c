@@ -226,8 +226,12 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
 
 void server_stop(server_t *server)
 {
+    /* Each client is told why before its connection closes: the ERROR
+     * stays readable after the close (see conn_close). */
     while (server->conns != NULL)
-        conn_close(server->conns);
+        conn_send_error(server->conns, "shutting_down", 1,
+                        "mogend is stopping; connect again once it is back (a client "
+                        "resumes where it stopped with start = its position)");
     if (server->listener_open) {
         uv_close((uv_handle_t *)&server->listener, NULL);
         server->listener_open = 0;

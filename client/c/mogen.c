@@ -449,6 +449,28 @@ static int client_await_next(mogen_client_t *c, mogen_batch_t *b)
     }
 }
 
+/*
+ * A send that failed because the daemon closed the connection may leave the
+ * ERROR that says why (shutting_down) readable: returns its code when it
+ * is there, else reports the send failure. Either way the client is dead.
+ */
+static int client_send_failed(mogen_client_t *c, int rc, const char *what)
+{
+    if (rc == -EPIPE || rc == -ECONNRESET) {
+        for (int i = 0; i < 4; i++) { /* a not_leased for an earlier RELEASE may come first */
+            mogen__frame_t f;
+            int err;
+            if (mogen__recv_frame(c->sock, 1, MOGEN_FRAME_MAX_REPLY, &f) < 0)
+                break;
+            err = f.type == MOGEN_MSG_ERROR ? client_daemon_error(c, &f) : 0;
+            mogen__frame_free(&f);
+            if (err < 0 && err != MOGEN_ENOTLEASED)
+                return client_kill(c, err);
+        }
+    }
+    return client_kill(c, client_fail(c, rc, "cannot send %s: %s", what, mogen_strerror(rc)));
+}
+
 int mogen_next(mogen_client_t *c, mogen_batch_t *b)
 {
     int rc;
@@ -457,7 +479,7 @@ int mogen_next(mogen_client_t *c, mogen_batch_t *b)
         return c->dead;
     rc = mogen__send_frame(c->sock, MOGEN_MSG_NEXT, "{}", 2);
     if (rc < 0)
-        return client_kill(c, client_fail(c, rc, "cannot send NEXT: %s", mogen_strerror(rc)));
+        return client_send_failed(c, rc, "NEXT");
     return client_await_next(c, b);
 }
 
@@ -509,7 +531,7 @@ int mogen_release(mogen_client_t *c, mogen_batch_t *b)
         return c->dead;
     rc = mogen__send_frame(c->sock, MOGEN_MSG_RELEASE, body, len);
     if (rc < 0)
-        return client_kill(c, client_fail(c, rc, "cannot send RELEASE: %s", mogen_strerror(rc)));
+        return client_send_failed(c, rc, "RELEASE");
     return 0;
 }
 
@@ -541,8 +563,7 @@ int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
         return c->dead;
     rc = mogen__send_frames(c->sock, frames, 2);
     if (rc < 0)
-        return client_kill(c, client_fail(c, rc, "cannot send RELEASE and NEXT: %s",
-                                          mogen_strerror(rc)));
+        return client_send_failed(c, rc, "RELEASE and NEXT");
     return client_await_next(c, b);
 }
 

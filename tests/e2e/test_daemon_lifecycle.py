@@ -151,6 +151,21 @@ def test_sigterm_during_load_leaves_no_socket_and_no_memory(tmp_path):
     assert list(shm.iterdir()) == []
 
 
+def test_clients_are_told_the_daemon_is_stopping(dataset):
+    """At SIGTERM every client gets ERROR shutting_down before its connection
+    closes: the Python client raises ShuttingDown (a DaemonGone) instead of
+    a bare "Broken pipe", although its next write fails before it reads that
+    ERROR. (libmogen's side: tests/unit/test_client_socket.c.)"""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        c = mogen.Client(d.socket, "train")
+        c.next_batch()
+        d.stop()
+        with pytest.raises(mogen.ShuttingDown, match="mogend is stopping") as caught:
+            c.next_batch()
+        assert isinstance(caught.value, mogen.DaemonGone)
+        c.close()
+
+
 def test_sigterm_while_serving_exits_zero_and_reaps_workers(dataset):
     d = Mogend(dataset, config(dataset), workers=2)
     workers = d.worker_pids()

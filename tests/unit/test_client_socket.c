@@ -702,6 +702,36 @@ static void daemon_gone_mid_next_is_closed_for_good(void **state)
     fake_join(&f);
 }
 
+static void script_shutting_down(fake_t *f)
+{
+    fake_handshake(f);
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 1, \"epoch\": 0, \"batch\": 0, \"size\": 2}", -1);
+    fake_send(f->sock, MOGEN_MSG_ERROR,
+              "{\"code\": \"shutting_down\", \"message\": \"mogend is stopping\"}", -1);
+}
+
+/* mogend tells each client why before it closes; the client's next write
+ * fails (EPIPE) before it reads that, and must still report it. */
+static void daemon_stopping_is_reported_as_shutting_down(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b = {0};
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_shutting_down);
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    assert_int_equal(mogen_next(c, &b), 0);
+    fake_join(&f); /* the fake has closed its end */
+    assert_int_equal(mogen_release_next(c, &b), MOGEN_ESHUTTINGDOWN);
+    assert_string_equal(mogen_client_error_message(c), "mogend is stopping");
+    assert_int_equal(mogen_next(c, &b), MOGEN_ESHUTTINGDOWN);
+    mogen_close(c);
+}
+
 static void script_bad_batch(fake_t *f)
 {
     cJSON *body;
@@ -1043,6 +1073,7 @@ int main(void)
         cmocka_unit_test(welcome_without_fd_is_refused),
         cmocka_unit_test(memory_smaller_than_welcome_says_is_refused),
         cmocka_unit_test(daemon_gone_mid_next_is_closed_for_good),
+        cmocka_unit_test(daemon_stopping_is_reported_as_shutting_down),
         cmocka_unit_test(batch_naming_a_slot_out_of_range_is_refused),
         cmocka_unit_test(timeout_breaks_the_client),
         cmocka_unit_test(reply_in_pieces_makes_one_batch),

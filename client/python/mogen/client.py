@@ -180,8 +180,33 @@ class _Conn:
             raise self.give_up(MogenTimeout, f"sending to mogend at {self.path} timed out",
                                _TIMED_OUT) from None
         except (BrokenPipeError, ConnectionResetError) as e:
-            raise DaemonGone(f"the connection to mogend at {self.path} was closed "
-                             f"({e.strerror})") from None
+            raise self._last_words() or DaemonGone(
+                f"the connection to mogend at {self.path} was closed ({e.strerror})") from None
+
+    def _last_words(self):
+        """After the daemon closed the connection, returns the ERROR it sent
+        first (shutting_down, when it stops) as an exception, or None. A
+        write to a closed peer fails before the reply waiting to be read."""
+        try:
+            while True:
+                data = self.sock.recv(_RECV_CHUNK, socket.MSG_DONTWAIT)
+                if not data:
+                    break
+                self.buf += data
+        except OSError:
+            pass
+        try:
+            while True:
+                frame = protocol.decode_frame(self.buf)
+                if frame is None:
+                    return None
+                msg_type, body, used = frame
+                del self.buf[:used]
+                # A not_leased for an earlier RELEASE may come first.
+                if msg_type is MsgType.ERROR and body.get("code") != "not_leased":
+                    return daemon_error(body)
+        except ProtocolError:
+            return None
 
     def _fill(self):
         """Reads more bytes (and fds) into buf; raises DaemonGone at EOF.
