@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         return CTL_EXIT_OK;
     }
     if (strcmp(argv[1], "help") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
             ctl_usage(stdout);
             return CTL_EXIT_OK;
         }

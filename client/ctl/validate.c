@@ -71,8 +71,9 @@ static void validate_usage(FILE *out)
             "Rows are numbered from 0 (the first data row after the header); lines are\n"
             "the physical lines of the CSV file, from 1.\n"
             "\n"
-            "exit status: 0 mogend would start with this config, 1 it would not\n"
-            "(the problems are listed), 2 usage error.\n");
+            "exit status: 0 mogend would start with this config (and --write-classes\n"
+            "wrote the files), 1 it would not (the problems are listed) or the classes\n"
+            "files could not be written, 2 usage error.\n");
 }
 
 /* Parses the arguments; returns -1 after printing help, 0, or CTL_EXIT_USAGE. */
@@ -209,7 +210,8 @@ static void validate_columns(const output_config_t *oc, char *buf, size_t len)
 }
 
 static void validate_print_text(const validate_opts_t *o, const config_t *cfg, const dataset_t *ds,
-                                int loaded, const report_t *rep, const char *classes_msg, int ok)
+                                int loaded, const report_t *rep, const char *classes_msg,
+                                int starts, int ok)
 {
     char cols[512];
 
@@ -307,6 +309,9 @@ static void validate_print_text(const validate_opts_t *o, const config_t *cfg, c
         printf("\n%s\n", classes_msg);
     if (ok)
         printf("\nOK: mogend would start with this config.\n");
+    else if (starts)
+        printf("\nFAILED: mogend would start with this config, but the classes files were not "
+               "written.\n");
     else
         printf("\nFAILED: mogend would not start with this config.\n");
 }
@@ -329,7 +334,7 @@ static void validate_json_top(cJSON *obj, const char *key, const dataset_output_
 
 static void validate_print_json(const validate_opts_t *o, const config_t *cfg, const dataset_t *ds,
                                 int loaded, const report_t *rep, const char *classes_dir,
-                                int classes_written, const char *classes_msg, int ok)
+                                int classes_written, const char *classes_msg, int starts, int ok)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *streams = cJSON_AddArrayToObject(root, "streams");
@@ -340,6 +345,7 @@ static void validate_print_json(const validate_opts_t *o, const config_t *cfg, c
 
     cJSON_AddStringToObject(root, "config", cfg->source_path ? cfg->source_path : o->config_path);
     cJSON_AddBoolToObject(root, "ok", ok);
+    cJSON_AddBoolToObject(root, "would_start", starts);
     cJSON_AddBoolToObject(root, "files_checked", o->check_files);
     if (o->decode) {
         cJSON *dec = cJSON_AddObjectToObject(root, "decode");
@@ -434,6 +440,7 @@ int ctl_validate(int argc, char **argv)
     int loaded = 0;
     int ok;
     int classes_written = 0;
+    int starts;
     const char *classes_dir = NULL;
     char classes_msg[1200] = "";
     int rc = validate_args(argc, argv, &o);
@@ -464,6 +471,7 @@ int ctl_validate(int argc, char **argv)
     if (o.decode && ok)
         validate_decode_all(&o, &cfg, &ds, &rep);
     ok = ok && report_error_count(&rep) == 0;
+    starts = ok;
 
     classes_dir = o.classes_dir ? o.classes_dir : cfg.classes_dir;
     if (o.write_classes) {
@@ -487,9 +495,10 @@ int ctl_validate(int argc, char **argv)
     }
 
     if (o.json)
-        validate_print_json(&o, &cfg, &ds, loaded, &rep, classes_dir, classes_written, classes_msg, ok);
+        validate_print_json(&o, &cfg, &ds, loaded, &rep, classes_dir, classes_written, classes_msg,
+                            starts, ok);
     else
-        validate_print_text(&o, &cfg, &ds, loaded, &rep, classes_msg, ok);
+        validate_print_text(&o, &cfg, &ds, loaded, &rep, classes_msg, starts, ok);
 
     if (loaded)
         dataset_free(&ds);

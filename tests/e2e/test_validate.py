@@ -145,9 +145,31 @@ def test_unknown_config_key_is_reported_with_a_suggestion(tmp_path):
     assert 'streams.train.batch_sise: unknown key (did you mean "batch_size"?)' in result.stdout
 
 
+def test_write_classes_without_a_classes_dir_does_not_claim_mogend_would_not_start(tmp_path):
+    (tmp_path / "train.csv").write_text("image,label\na,x\nb,y\n")
+    config = tmp_path / "mogend.json"
+    config.write_text(json.dumps({
+        "socket": str(tmp_path / "mogen.sock"),
+        "outputs": {"multi_class": [{"label": "label"}]},
+        "streams": {"train": {"csv": "train.csv"}},
+    }))
+    assert run_validate(config, "--no-check-files").returncode == 0
+    result = run_validate(config, "--no-check-files", "--write-classes")
+    assert result.returncode == 1
+    assert "the config has no classes_dir (use --classes-dir DIR)" in result.stdout
+    assert ("FAILED: mogend would start with this config, but the classes files were not "
+            "written.") in result.stdout
+    report = json.loads(run_validate(config, "--no-check-files", "--write-classes",
+                                     "--json").stdout)
+    assert report["would_start"] is True and report["ok"] is False
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert run_validate(tmp_path / "x.json", "--bogus").returncode == 2
     assert subprocess.run([str(MOGENCTL), "validate"], capture_output=True).returncode == 2
+    for args in (["help", "--help"], ["help", "-h"], ["help", "validate"]):
+        shown = subprocess.run([str(MOGENCTL), *args], capture_output=True, text=True)
+        assert shown.returncode == 0 and "usage: mogenctl" in shown.stdout, (args, shown.stderr)
     helped = subprocess.run([str(MOGENCTL), "validate", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "--write-classes" in helped.stdout
 
