@@ -181,12 +181,30 @@ void conn_start(conn_t *conn)
     }
 }
 
+/*
+ * A queued reply went out (or failed). Once the queue is empty the client is
+ * reading again, and so do we (see conn_queue). A failed write means the
+ * client is gone; with reading paused no EOF would tell us, so close here.
+ */
 static void conn_on_written(uv_write_t *req, int status)
 {
     conn_write_t *w = (conn_write_t *)req;
-    (void)status;
+    conn_t *conn = req->handle->data;
+
     mogen_free(w->bytes);
     mogen_free(w);
+    if (conn->closing)
+        return;
+    if (status < 0) {
+        log_debug("client %llu: write failed: %s", (unsigned long long)conn->id,
+                  uv_strerror(status));
+        conn_close(conn);
+        return;
+    }
+    if (conn->read_paused && uv_stream_get_write_queue_size(req->handle) == 0) {
+        conn->read_paused = 0;
+        conn_start(conn);
+    }
 }
 
 /*
@@ -240,6 +258,14 @@ static int conn_queue(conn_t *conn, uint8_t *bytes, size_t len)
         mogen_free(w);
         conn_close(conn);
         return rc;
+    }
+    /* The socket is full: the client is not reading its replies. Stop
+     * reading its requests until they drain (conn_on_written), so that a
+     * client sending without reading meets the kernel's backpressure
+     * instead of making the daemon queue a reply per request. */
+    if (!conn->read_paused) {
+        conn->read_paused = 1;
+        uv_read_stop(stream);
     }
     return 0;
 }
@@ -350,8 +376,12 @@ void conn_send_error(conn_t *conn, const char *code, int close_after, const char
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    log_info("client %llu: %s: %s%s", (unsigned long long)conn->id, code, message,
-             close_after ? " (closing it)" : "");
+    if (close_after || conn->errors_logged < CONN_MAX_LOGGED_ERRORS)
+        log_info("client %llu: %s: %s%s", (unsigned long long)conn->id, code, message,
+                 close_after ? " (closing it)" : "");
+    if (!close_after && ++conn->errors_logged == CONN_MAX_LOGGED_ERRORS)
+        log_info("client %llu: further errors that keep its connection open are not logged",
+                 (unsigned long long)conn->id);
     body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "code", code);
     cJSON_AddStringToObject(body, "message", message);

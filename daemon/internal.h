@@ -256,13 +256,25 @@ struct conn {
     uint32_t leases;        /* Slots this conn holds. */
     uint64_t batches;       /* Batches handed to this conn. */
     int waiting;            /* 1 while a NEXT is queued in the feed. */
+    int read_paused;        /* 1 while replies wait in libuv's queue: the
+                             * client is not reading, so neither do we. */
+    uint32_t errors_logged; /* ERRORs that kept it open, logged so far. */
     uint64_t connected_ns;
 };
+
+/* ERRORs that keep a connection open are logged this many times per
+ * connection, then no more: a client looping on a refused request must not
+ * flood the journal. */
+#define CONN_MAX_LOGGED_ERRORS 8
 
 /* Most connections served at once. Each costs a read buffer and queued
  * replies; past this a new connection gets ERROR too_many_connections and
  * is closed, so that a runaway client cannot exhaust memory or descriptors. */
 #define SERVER_MAX_CONNECTIONS 1024
+
+/* Descriptors kept free of connections for everything else (workers'
+ * sockets, the ring, files, libuv's own). */
+#define SERVER_RESERVED_FDS 128
 
 typedef struct server {
     uv_pipe_t listener;
@@ -270,6 +282,8 @@ typedef struct server {
     char *path;             /* Socket path; unlinked at stop. */
     conn_t *conns;          /* Doubly linked list of open connections. */
     uint32_t conn_count;
+    uint32_t max_conns;     /* SERVER_MAX_CONNECTIONS, or fewer when the
+                             * descriptor limit allows fewer. */
     uint64_t next_conn_id;
 } server_t;
 

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -161,12 +162,44 @@ static void server_on_connection(uv_stream_t *listener, int status)
         conn_close(conn);
         return;
     }
-    if (d->server.conn_count > SERVER_MAX_CONNECTIONS) {
+    if (d->server.conn_count > d->server.max_conns) {
         conn_send_error(conn, "too_many_connections", 1,
-                        "mogend serves at most %d connections at once", SERVER_MAX_CONNECTIONS);
+                        "mogend serves at most %u connections at once", d->server.max_conns);
         return;
     }
     conn_start(conn);
+}
+
+/*
+ * Returns how many connections the descriptor limit allows, up to
+ * SERVER_MAX_CONNECTIONS, first raising the soft limit towards the hard
+ * one (systemd's default soft limit, 1024, would run out of descriptors
+ * before the connection limit, and libuv then drops new connections
+ * without a word). Logs when the limit still allows fewer.
+ */
+static uint32_t server_connection_budget(void)
+{
+    const rlim_t want = SERVER_MAX_CONNECTIONS + SERVER_RESERVED_FDS;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return SERVER_MAX_CONNECTIONS;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        uint32_t budget = rl.rlim_cur > 2 * SERVER_RESERVED_FDS
+                              ? (uint32_t)(rl.rlim_cur - SERVER_RESERVED_FDS)
+                              : (uint32_t)(rl.rlim_cur / 2);
+        log_warn("the open-file limit (%llu) allows %u connections, not %d; raise it "
+                 "(systemd: LimitNOFILE=) to serve more", (unsigned long long)rl.rlim_cur,
+                 budget, SERVER_MAX_CONNECTIONS);
+        return budget;
+    }
+    return SERVER_MAX_CONNECTIONS;
 }
 
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
@@ -176,6 +209,7 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
     int rc;
 
     memset(server, 0, sizeof(*server));
+    server->max_conns = server_connection_budget();
     rc = server_check_socket_path(cfg->socket_path, err, errlen);
     if (rc < 0)
         return rc;

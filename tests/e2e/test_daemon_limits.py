@@ -41,35 +41,54 @@ def daemon_socket_fds(pid):
     return n
 
 
-def test_client_that_stops_reading_is_really_closed(dataset):
-    """conn_queue() 'closes' a client that let over 64 MiB pile up, but
-    conn_close() then only uv_shutdown()s after the queue drains, which it
-    never does while the client does not read: the fd and the 64 MiB stay
-    with the daemon for as long as the client keeps the socket open."""
+def daemon_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int([line for line in f if line.startswith("VmRSS")][0].split()[1])
+
+
+def test_client_that_sends_without_reading_meets_backpressure(dataset):
+    """A client that sends requests and never reads the replies once made
+    the daemon queue a reply per request (each with its own allocation and
+    write record: 275 MB for one such client before the 64 MiB byte cap
+    closed it) and log a line per refused request. Now the daemon stops
+    reading a client whose replies do not drain, so the kernel's socket
+    buffers push back on it; and a refused request is logged 8 times per
+    connection, then no more. The client's socket is released when it goes."""
     with Mogend(dataset, config(dataset), workers=1) as d:
         time.sleep(0.5)
-        before = daemon_socket_fds(d.proc.pid)
+        sockets_before = daemon_socket_fds(d.proc.pid)
+        rss_before = daemon_rss_kb(d.proc.pid)
         s = raw_connect(d.socket)
         s.setblocking(False)
-        req = frame(STATUS) * 4096
-        deadline = time.monotonic() + 30
-        while "stopped reading" not in d.logs() and time.monotonic() < deadline:
+        # STATUS (big replies) and NEXT before HELLO (ERROR not_attached,
+        # which keeps the connection open), never reading anything.
+        req = (frame(STATUS) + frame(NEXT)) * 2048
+        sent, stalled_since = 0, None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
             try:
-                s.send(req)
+                sent += s.send(req)
+                stalled_since = None
             except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 1.0:
+                    break  # the daemon stopped reading us: backpressure
                 time.sleep(0.01)
-            except OSError:
-                break
-        assert "stopped reading" in d.logs(), d.logs()
-        time.sleep(2)
-        after = daemon_socket_fds(d.proc.pid)
-        rss_kb = int([l for l in open(f"/proc/{d.proc.pid}/status")
-                      if l.startswith("VmRSS")][0].split()[1])
-        s_open = after - before
+        assert stalled_since is not None, "the daemon kept reading a client that never reads"
+        grown_mb = (daemon_rss_kb(d.proc.pid) - rss_before) / 1024
+        assert grown_mb < 32, f"the daemon grew by {grown_mb:.0f} MB for one client"
+        refused = [line for line in d.logs().splitlines() if "not_attached" in line]
+        assert 1 <= len(refused) <= 8, f"{len(refused)} log lines for refused requests"
+        assert "further errors that keep its connection open are not logged" in d.logs()
+        # Others are served meanwhile.
+        assert mogen.status(d.socket, timeout=5)["streams"][0]["rows"] == ROWS
+        with mogen.Client(d.socket, "train", timeout=10) as c:
+            assert c.next_batch()[2]["size"] == 10
         s.close()
-        assert s_open == 0, (
-            f"daemon still holds the 'closed' client's socket ({s_open} extra socket fds, "
-            f"RSS {rss_kb} kB) two seconds after deciding to close it")
+        deadline = time.monotonic() + 5
+        while daemon_socket_fds(d.proc.pid) > sockets_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert daemon_socket_fds(d.proc.pid) <= sockets_before, "the client's socket was kept"
 
 
 def test_a_reply_cut_by_a_full_socket_is_not_overtaken(tmp_path):
@@ -318,3 +337,46 @@ def test_connections_past_the_limit_are_refused_with_an_error(dataset):
                     time.sleep(0.1)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_low_descriptor_limit_lowers_the_connection_limit_instead_of_dropping(dataset):
+    """Under systemd's default soft limit of 1024 descriptors mogend ran out
+    of them before its 1,024-connection limit, and libuv then dropped new
+    connections without a word (a client saw 'connection reset'). mogend now
+    raises its soft limit towards the hard one, and when the hard one is too
+    low it serves fewer connections, refusing the rest with the usual ERROR
+    and saying so in the log."""
+    import resource
+    import subprocess
+
+    from harness import binary
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 400:
+        pytest.skip(f"the descriptor limit ({hard}) is too low for this test")
+    cfg = dict(config(dataset), socket=str(dataset / "mogen.sock"), workers=1)
+    (dataset / "mogend.json").write_text(json.dumps(cfg))
+    log = open(dataset / "mogend.log", "w+")
+    proc = subprocess.Popen(
+        [str(binary("mogend")), "--config", str(dataset / "mogend.json")], stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300)))
+    try:
+        deadline = time.monotonic() + 30
+        while "serving on" not in (dataset / "mogend.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (dataset / "mogend.log").read_text()
+            time.sleep(0.05)
+        logs = (dataset / "mogend.log").read_text()
+        assert "the open-file limit (300) allows 172 connections" in logs, logs
+        socks = [raw_connect(str(dataset / "mogen.sock")) for _ in range(200)]
+        t, refused = read_frame(socks[-1], timeout=10)
+        assert t == ERROR and refused["code"] == "too_many_connections", refused
+        assert "at most 172 connections" in refused["message"]
+        socks[0].sendall(frame(STATUS))
+        assert read_frame(socks[0], timeout=10)[0] == STATUS_REPLY
+        for s in socks:
+            s.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
