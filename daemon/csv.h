@@ -85,7 +85,6 @@ int csv_column_index(const csv_t *csv, const char *name);
  */
 void csv_column_list(const csv_t *csv, char *out, size_t outlen);
 
-/* Returns 1 when the len bytes at s are well-formed UTF-8, else 0. */
-int csv_utf8_valid(const char *s, size_t len);
+/* (UTF-8 is checked with mogen_utf8_valid, protocol/message.h.) */
 
 #endif

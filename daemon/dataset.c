@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "csv.h"
+#include "message.h"
 #include "labels.h"
 
 /* How many missing files or skipped rows a message spells out. */
@@ -72,7 +73,7 @@ static void ds_scratch_add(ds_reader_t *r, size_t start, uint32_t id)
 static int ds_check_label_utf8(ds_reader_t *r, const output_config_t *oc, uint32_t row,
                                const char *column, const char *cell)
 {
-    if (csv_utf8_valid(cell, strlen(cell)))
+    if (mogen_utf8_valid(cell, strlen(cell)))
         return 0;
     report_error(r->rep, "%s:%u: row %u: column \"%s\" is not valid UTF-8 (%s \"%s\"); "
                  "save the CSV as UTF-8 (a spreadsheet's \"CSV UTF-8\", or iconv -f cp1252 "
@@ -290,7 +291,7 @@ static void ds_read_rows(ds_reader_t *r, dataset_stream_t *st, int check_files)
         int skip = 0;
         char *full;
 
-        if (!csv_utf8_valid(cell, cell_len)) {
+        if (!mogen_utf8_valid(cell, cell_len)) {
             report_error(r->rep, "%s:%u: row %u: the path in column \"%s\" is not valid UTF-8",
                          r->name, line, row, csv_header(csv, (uint32_t)r->path_col));
             bad = 1;

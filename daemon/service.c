@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "internal.h"
 #include "jsonw.h"
+#include "message.h"
 #include "log.h"
 
 /* Reads a non-negative integer field. Returns 1 when present and valid, 0
@@ -311,16 +312,12 @@ void service_handle(conn_t *conn, uint16_t type, const uint8_t *body, uint32_t l
 {
     cJSON *req = NULL;
 
-    if (length > 0) {
-        req = cJSON_ParseWithLength((const char *)body, length);
-        if (req == NULL || !cJSON_IsObject(req)) {
-            cJSON_Delete(req);
-            conn_send_error(conn, "bad_frame", 1, "%s body is not a JSON object",
-                            mogen_msg_type_name(type));
-            return;
-        }
-    } else {
-        req = cJSON_CreateObject();
+    /* The same check as every client's: one UTF-8 JSON object, nothing
+     * after it (cJSON alone would take "{}xyz"). */
+    if (mogen_frame_parse_body(body, length, &req) < 0) {
+        conn_send_error(conn, "bad_frame", 1, "%s body is not one JSON object in UTF-8",
+                        mogen_msg_type_name(type));
+        return;
     }
 
     switch (type) {

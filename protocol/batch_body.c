@@ -42,7 +42,8 @@ static int batch_body_take(batch_body_reader_t *r, char c)
     return 0;
 }
 
-/* Reads a key: a string with no escape and no control character. */
+/* Reads a key: an ASCII string with no escape and no control character
+ * (anything else is left to cJSON and the UTF-8 check before it). */
 static int batch_body_key(batch_body_reader_t *r, const char **key, size_t *len)
 {
     const char *start;
@@ -51,7 +52,7 @@ static int batch_body_key(batch_body_reader_t *r, const char **key, size_t *len)
         return 0;
     start = r->at;
     while (r->at < r->end && *r->at != '"') {
-        if (*r->at == '\\' || (unsigned char)*r->at < 0x20)
+        if (*r->at == '\\' || (unsigned char)*r->at < 0x20 || (unsigned char)*r->at >= 0x80)
             return 0;
         r->at++;
     }

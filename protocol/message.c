@@ -13,6 +13,54 @@ static int message_is_space(uint8_t c)
 }
 
 /*
+ * Checks UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. ASCII runs take the fast path.
+ */
+int mogen_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *end = s + len;
+
+    while (s < end) {
+        unsigned c = *s;
+        size_t need;
+        unsigned min;
+        unsigned cp;
+
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            min = 0x80;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            min = 0x800;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            min = 0x10000;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if ((size_t)(end - s) <= need)
+            return 0;
+        for (size_t i = 1; i <= need; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        s += need + 1;
+    }
+    return 1;
+}
+
+/*
  * Parses a body into a JSON object. cJSON stops at the end of the first
  * value, so the rest of the body is checked by hand: a body such as
  * "{} {}" or "{}\0junk" is two messages' worth of bytes, or an attempt to
@@ -32,6 +80,11 @@ int mogen_frame_parse_body(const uint8_t *body, size_t len, cJSON **out)
         *out = root;
         return 0;
     }
+    for (size_t i = 0; i < len; i++)
+        if (body[i] < 0x20 && !message_is_space(body[i]))
+            return -EBADMSG;
+    if (!mogen_utf8_valid((const char *)body, len))
+        return -EBADMSG;
     root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, 0);
     if (root == NULL)
         return -EBADMSG;

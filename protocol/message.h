@@ -19,10 +19,15 @@
  * Parses body[0..len) as one JSON object. An empty body (len 0) yields an
  * empty object, since NEXT and STATUS may be sent without a body. Returns 0
  * with *out owned by the caller (free with cJSON_Delete), -EBADMSG when the
- * body is not valid JSON, is not an object, or has anything but whitespace
- * after the object (including a NUL byte), or -ENOMEM.
+ * body is not valid JSON (JSON text is UTF-8, and a control character
+ * other than whitespace, a NUL included, is never valid in it), is not an
+ * object, or has anything but whitespace after the object, or -ENOMEM.
  */
 int mogen_frame_parse_body(const uint8_t *body, size_t len, cJSON **out);
+
+/* Returns 1 when the len bytes at s are well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), else 0. */
+int mogen_utf8_valid(const char *s, size_t len);
 
 /*
  * Reads obj[key] as a non-negative integer no larger than max. Returns 0

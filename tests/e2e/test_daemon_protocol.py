@@ -154,6 +154,23 @@ def test_client_that_stops_reading_does_not_stall_others(dataset):
         stuck.close()
 
 
+def test_a_body_that_is_not_one_utf8_json_object_is_a_bad_frame(dataset):
+    """cJSON alone took "{}xyz", a Latin-1 byte and a NUL in a string, and
+    the daemon answered such a NEXT with a BATCH; protocol.md promises
+    bad_frame (the connection is closed)."""
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        for body in (b"{}xyz", b'{"a":"\xff\xfe"}', b'{"a":"x\x00y"}', b"{} {}"):
+            s = raw_connect(d.socket)
+            s.sendall(frame(7, body))              # STATUS with that body
+            t, reply = read_frame(s)
+            assert t == 9 and reply["code"] == "bad_frame", (body, t, reply)
+            assert "not one JSON object in UTF-8" in reply["message"]
+            s.settimeout(5)
+            assert s.recv(1) == b"", "the connection is closed after bad_frame"
+            s.close()
+        assert mogen.status(d.socket)["streams"][0]["rows"] == ROWS
+
+
 @pytest.mark.skipif(SANITIZED, reason="an installed ASan libmogen.so needs the ASan runtime "
                     "preloaded (the plain build's run checks the install)")
 def test_make_install_honours_prefix_and_destdir(tmp_path):

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "csv.h"
+#include "message.h"
 #include "report.h"
 
 /* Parses text as a file called "t.csv"; returns csv_parse()'s result. */
@@ -477,20 +478,20 @@ static void column_list_joins_header_names(void **state)
 static void utf8_validation_accepts_well_formed_text(void **state)
 {
     (void)state;
-    assert_true(csv_utf8_valid("plain/ascii.jpg", 15));
-    assert_true(csv_utf8_valid("caf\xC3\xA9", 5));            /* é */
-    assert_true(csv_utf8_valid("\xE2\x82\xAC", 3));           /* € */
-    assert_true(csv_utf8_valid("\xF0\x9F\x98\x80", 4));       /* 😀 */
+    assert_true(mogen_utf8_valid("plain/ascii.jpg", 15));
+    assert_true(mogen_utf8_valid("caf\xC3\xA9", 5));            /* é */
+    assert_true(mogen_utf8_valid("\xE2\x82\xAC", 3));           /* € */
+    assert_true(mogen_utf8_valid("\xF0\x9F\x98\x80", 4));       /* 😀 */
 }
 
 static void utf8_validation_rejects_malformed_bytes(void **state)
 {
     (void)state;
-    assert_false(csv_utf8_valid("caf\xE9", 4));               /* Latin-1 é */
-    assert_false(csv_utf8_valid("\xC0\xAF", 2));              /* Overlong '/'. */
-    assert_false(csv_utf8_valid("\xED\xA0\x80", 3));          /* Surrogate. */
-    assert_false(csv_utf8_valid("\xE2\x82", 2));              /* Truncated. */
-    assert_false(csv_utf8_valid("\xF4\x90\x80\x80", 4));      /* Above U+10FFFF. */
+    assert_false(mogen_utf8_valid("caf\xE9", 4));               /* Latin-1 é */
+    assert_false(mogen_utf8_valid("\xC0\xAF", 2));              /* Overlong '/'. */
+    assert_false(mogen_utf8_valid("\xED\xA0\x80", 3));          /* Surrogate. */
+    assert_false(mogen_utf8_valid("\xE2\x82", 2));              /* Truncated. */
+    assert_false(mogen_utf8_valid("\xF4\x90\x80\x80", 4));      /* Above U+10FFFF. */
 }
 
 int main(void)

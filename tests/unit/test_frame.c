@@ -148,6 +148,19 @@ static void body_that_is_not_one_object_is_rejected(void **state)
     }
     /* A NUL inside the body ends cJSON's view early; it must not pass. */
     assert_int_equal(mogen_frame_parse_body((const uint8_t *)"{}\0{}", 5, &obj), -EBADMSG);
+    /* Nor inside a string, nor another control character; nor bytes that
+     * are not UTF-8 (a stray Latin-1 byte), which cJSON itself takes. */
+    assert_int_equal(mogen_frame_parse_body((const uint8_t *)"{\"a\":\"x\0y\"}", 11, &obj),
+                     -EBADMSG);
+    assert_int_equal(mogen_frame_parse_body((const uint8_t *)"{\"a\":\"x\x01\"}", 10, &obj),
+                     -EBADMSG);
+    assert_int_equal(mogen_frame_parse_body((const uint8_t *)"{\"a\":\"\xff\xfe\"}", 10, &obj),
+                     -EBADMSG);
+    /* Whitespace, escapes and real UTF-8 are fine. */
+    assert_int_equal(mogen_frame_parse_body(
+                         (const uint8_t *)"{\"a\":\t\"caf\xc3\xa9\\n\"}\r\n", 18, &obj), 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(obj, "a")->valuestring, "caf\xc3\xa9\n");
+    cJSON_Delete(obj);
 }
 
 static void body_is_parsed_within_its_length_only(void **state)
