@@ -189,7 +189,8 @@ void conn_start(conn_t *conn)
 static void conn_on_written(uv_write_t *req, int status)
 {
     conn_write_t *w = (conn_write_t *)req;
-    conn_t *conn = req->handle->data;
+    uv_stream_t *stream = req->handle; /* req lives in w, freed below */
+    conn_t *conn = stream->data;
 
     mogen_free(w->bytes);
     mogen_free(w);
@@ -201,7 +202,7 @@ static void conn_on_written(uv_write_t *req, int status)
         conn_close(conn);
         return;
     }
-    if (conn->read_paused && uv_stream_get_write_queue_size(req->handle) == 0) {
+    if (conn->read_paused && uv_stream_get_write_queue_size(stream) == 0) {
         conn->read_paused = 0;
         conn_start(conn);
     }
