@@ -14,6 +14,9 @@
 
 #include <spng.h>
 #include <turbojpeg.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "alloc.h"
 #include "report.h"
@@ -554,14 +557,35 @@ int decoder_has_planes(const decoder_t *d)
  * width and height are the image's: its padding column (in the stride) and
  * row (in the buffer) are never read.
  */
+/* Cb and Cr planes of w x h samples, rows tight, into (Cb, Cr) pairs. */
+static void decode_interleave_chroma(const uint8_t *cb, const uint8_t *cr, size_t samples,
+                                     uint8_t *out)
+{
+    size_t i = 0;
+
+#if defined(__SSE2__)
+    for (; i + 16 <= samples; i += 16, out += 32) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(cb + i));
+        __m128i r = _mm_loadu_si128((const __m128i *)(const void *)(cr + i));
+
+        _mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi8(b, r));
+        _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpackhi_epi8(b, r));
+    }
+#endif
+    for (; i < samples; i++, out += 2) {
+        out[0] = cb[i];
+        out[1] = cr[i];
+    }
+}
+
 int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes, char *err,
                           size_t errlen)
 {
     tjscalingfactor sf = {1, (int)denom};
     int w = TJSCALED((int)d->info.width, sf), h = TJSCALED((int)d->info.height, sf);
-    int strides[3];
+    int strides[3], pw[3], ph[3];
     unsigned char *dst[3];
-    size_t offset[3], total = 0;
+    size_t luma_bytes, chroma_samples;
     uint8_t *px;
     int rc;
 
@@ -570,22 +594,21 @@ int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes
         return -EINVAL;
     }
     for (int i = 0; i < 3; i++) {
-        int pw = tjPlaneWidth(i, w, d->jpeg_subsamp), ph = tjPlaneHeight(i, h, d->jpeg_subsamp);
-
-        if (pw <= 0 || ph <= 0) {
+        pw[i] = tjPlaneWidth(i, w, d->jpeg_subsamp);
+        ph[i] = tjPlaneHeight(i, h, d->jpeg_subsamp);
+        if (pw[i] <= 0 || ph[i] <= 0) {
             errbuf_printf(err, errlen, "corrupt JPEG data: no plane size for %dx%d", w, h);
             return -EINVAL;
         }
-        strides[i] = pw;
-        offset[i] = total;
-        total += (size_t)pw * (size_t)ph;
-        planes->width[i] = i == 0 ? (uint32_t)w : (uint32_t)pw;
-        planes->height[i] = i == 0 ? (uint32_t)h : (uint32_t)ph;
-        planes->stride[i] = (size_t)pw;
+        strides[i] = pw[i];
     }
-    px = decoder_reserve(d, total);
-    for (int i = 0; i < 3; i++)
-        dst[i] = px + offset[i];
+    /* Y (padded to whole MCUs), then the interleaved chroma, then Cb and Cr as decoded. */
+    luma_bytes = (size_t)pw[0] * (size_t)ph[0];
+    chroma_samples = (size_t)pw[1] * (size_t)ph[1];
+    px = decoder_reserve(d, luma_bytes + 4 * chroma_samples);
+    dst[0] = px;
+    dst[1] = px + luma_bytes + 2 * chroma_samples;
+    dst[2] = dst[1] + chroma_samples;
     if (tjDecompressToYUVPlanes(d->tj, d->bytes, (unsigned long)d->len, dst, w, strides, h,
                                 TJFLAG_LIMITSCANS) != 0) {
         d->tj_failed = 1;
@@ -593,8 +616,15 @@ int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes
         if (rc < 0)
             return rc;
     }
-    for (int i = 0; i < 3; i++)
-        planes->pixels[i] = dst[i];
+    decode_interleave_chroma(dst[1], dst[2], chroma_samples, px + luma_bytes);
+    planes->luma = dst[0];
+    planes->width = (uint32_t)w;
+    planes->height = (uint32_t)h;
+    planes->luma_stride = (size_t)pw[0];
+    planes->chroma = px + luma_bytes;
+    planes->chroma_width = (uint32_t)pw[1];
+    planes->chroma_height = (uint32_t)ph[1];
+    planes->chroma_stride = 2 * (size_t)pw[1];
     planes->chroma_x = (uint32_t)(tjMCUWidth[d->jpeg_subsamp] / 8);
     planes->chroma_y = (uint32_t)(tjMCUHeight[d->jpeg_subsamp] / 8);
     return 0;

@@ -60,18 +60,23 @@ typedef struct decoded_image {
 
 /*
  * A YCbCr JPEG as stored: the Y (luma) plane at the decoded size and the Cb
- * and Cr planes at 1/chroma_x by 1/chroma_y of it, before libjpeg's chroma
+ * and Cr samples at 1/chroma_x by 1/chroma_y of it, before libjpeg's chroma
  * upsampling and colour conversion. Chroma samples are centred on the luma
  * samples they cover (JFIF siting): chroma sample i spans luma
- * [chroma_x * i, chroma_x * (i + 1)).
+ * [chroma_x * i, chroma_x * (i + 1)). Cb and Cr are interleaved (Cb Cr Cb
+ * Cr ...), the layout the warp reads fastest (warp_planes_t).
  */
 typedef struct decoded_planes {
-    const uint8_t *pixels[3]; /* Y, Cb, Cr. */
-    uint32_t width[3];
-    uint32_t height[3];
-    size_t stride[3];
-    uint32_t chroma_x; /* Horizontal subsampling of Cb and Cr: 1, 2 or 4. */
-    uint32_t chroma_y; /* Vertical: 1 or 2. */
+    const uint8_t *luma;   /* width x height bytes, rows luma_stride apart. */
+    uint32_t width;
+    uint32_t height;
+    size_t luma_stride;
+    const uint8_t *chroma; /* chroma_width x chroma_height (Cb, Cr) byte pairs. */
+    uint32_t chroma_width;
+    uint32_t chroma_height;
+    size_t chroma_stride;  /* Bytes, at least 2 * chroma_width. */
+    uint32_t chroma_x;     /* Horizontal subsampling of Cb and Cr: 1, 2 or 4. */
+    uint32_t chroma_y;     /* Vertical: 1 or 2. */
 } decoded_planes_t;
 
 typedef struct decoder decoder_t;
@@ -122,8 +127,8 @@ int decoder_has_planes(const decoder_t *d);
 
 /*
  * Decodes the opened image (decoder_has_planes() true) at 1/scale_denom size
- * into its Y, Cb and Cr planes, skipping libjpeg's upsampling and colour conversion: the caller
- * converts only the pixels it keeps. The planes stay valid until the next
+ * into its Y plane and interleaved Cb and Cr, skipping libjpeg's upsampling
+ * and colour conversion: the caller converts only the pixels it keeps. The planes stay valid until the next
  * decoder_open() or decoder_free(). Returns 0 or a negative errno with a
  * reason in err.
  */

@@ -207,13 +207,13 @@ static int pipeline_decode(pipeline_t *p, const decode_info_t *info, const augme
         rc = decoder_decode_planes(p->dec, p->last_denom, &dp, err, errlen);
         if (rc < 0)
             return rc;
-        for (int i = 0; i < 3; i++)
-            planes->plane[i] = (warp_image_t){dp.pixels[i], dp.width[i], dp.height[i], 1,
-                                              dp.stride[i]};
+        planes->luma = (warp_image_t){dp.luma, dp.width, dp.height, 1, dp.luma_stride};
+        planes->chroma = (warp_image_t){dp.chroma, dp.chroma_width, dp.chroma_height, 2,
+                                        dp.chroma_stride};
         planes->chroma_x = dp.chroma_x;
         planes->chroma_y = dp.chroma_y;
-        geo.dec_width = dp.width[0];
-        geo.dec_height = dp.height[0];
+        geo.dec_width = dp.width;
+        geo.dec_height = dp.height;
     } else {
         decoded_image_t dimg;
 

@@ -45,19 +45,22 @@ typedef struct warp_image {
     const uint8_t *pixels;
     uint32_t width;
     uint32_t height;
-    uint32_t channels; /* 1 or 3. */
+    uint32_t channels; /* 1 or 3; 2 only for warp_planes_t's chroma. */
     size_t stride;     /* Bytes per row. */
 } warp_image_t;
 
 /*
- * A YCbCr image as a JPEG stores it: the Y plane at the decoded size, Cb and
- * Cr at 1/chroma_x by 1/chroma_y of it (rounded up), chroma sample i
- * covering luma [chroma_x i, chroma_x (i + 1)). Each plane has 1 channel.
+ * A YCbCr image as a JPEG stores it: the Y plane at the decoded size, and Cb
+ * and Cr at 1/chroma_x by 1/chroma_y of it (rounded up), chroma sample i
+ * covering luma [chroma_x i, chroma_x (i + 1)). Cb and Cr come interleaved
+ * in one 2-channel image (Cb Cr Cb Cr ...): one pair of loads then serves
+ * both, where separate planes need a pair each.
  */
 typedef struct warp_planes {
-    warp_image_t plane[3]; /* Y, Cb, Cr. */
-    uint32_t chroma_x;     /* 1, 2 or 4. */
-    uint32_t chroma_y;     /* 1 or 2. */
+    warp_image_t luma;   /* Y: 1 channel. */
+    warp_image_t chroma; /* Cb and Cr: 2 channels. */
+    uint32_t chroma_x;   /* 1, 2 or 4. */
+    uint32_t chroma_y;   /* 1 or 2. */
 } warp_planes_t;
 
 void warp_identity(warp_affine_t *a);

@@ -183,6 +183,12 @@ static inline void warp_bilinear_run(const uint8_t *restrict base, size_t stride
             out[0] = (uint8_t)((t0 * gy + b0 * fy + round) >> (2 * WARP_WBITS));
             out[1] = (uint8_t)((t1 * gy + b1 * fy + round) >> (2 * WARP_WBITS));
             out[2] = (uint8_t)((t2 * gy + b2 * fy + round) >> (2 * WARP_WBITS));
+        } else if (ch == 2) {
+            uint32_t t0 = p0[0] * gx + p0[2] * fx, b0 = p1[0] * gx + p1[2] * fx;
+            uint32_t t1 = p0[1] * gx + p0[3] * fx, b1 = p1[1] * gx + p1[3] * fx;
+
+            out[0] = (uint8_t)((t0 * gy + b0 * fy + round) >> (2 * WARP_WBITS));
+            out[1] = (uint8_t)((t1 * gy + b1 * fy + round) >> (2 * WARP_WBITS));
         } else {
             uint32_t t = p0[0] * gx + p0[1] * fx, b = p1[0] * gx + p1[1] * fx;
 
@@ -445,6 +451,76 @@ static __attribute__((noinline)) void warp_bilinear_run_gray_sse2(
     }
     warp_bilinear_run(base, stride, u, v, du, dv, n - i, 1, out);
 }
+
+/* Four bytes at p as one 32-bit lane. */
+static inline int warp_load32(const uint8_t *p)
+{
+    uint32_t x;
+
+    memcpy(&x, p, 4);
+    return (int)x;
+}
+
+/* Byte k of each 32-bit lane, as a 32-bit lane (k a constant). */
+static inline __m128i warp_byte4(__m128i v, int k)
+{
+    return _mm_and_si128(_mm_srli_epi32(v, 8 * k), _mm_set1_epi32(0xff));
+}
+
+/*
+ * One channel of four chroma pixels, lane by lane: top and bot hold each
+ * pixel's 4 bytes of its top and bottom row (Cb0 Cr0 Cb1 Cr1), k picks the
+ * channel (0 Cb, 1 Cr). The arithmetic of the other loops (see above
+ * warp_pair16), one pixel per lane.
+ */
+static inline __m128i warp_chroma4(__m128i top, __m128i bot, int k, __m128i wx, __m128i wyh,
+                                   __m128i wyl)
+{
+    __m128i col0 = warp_pair16(warp_byte4(top, k), warp_byte4(bot, k));
+    __m128i col1 = warp_pair16(warp_byte4(top, k + 2), warp_byte4(bot, k + 2));
+    __m128i h = warp_pair16(_mm_madd_epi16(col0, wyh), _mm_madd_epi16(col1, wyh));
+    __m128i l = warp_pair16(_mm_madd_epi16(col0, wyl), _mm_madd_epi16(col1, wyl));
+
+    return warp_finish4(_mm_madd_epi16(h, wx), _mm_madd_epi16(l, wx));
+}
+
+/*
+ * warp_bilinear_run for 2 channels (interleaved Cb and Cr), four pixels per
+ * step. Each pixel reads 4 bytes of its top row at p00 (Cb Cr of x0 and of
+ * x0 + 1) and 4 of the bottom row at p10: the run has x0 <= width - 2 and
+ * y0 <= height - 2, so both reads lie inside their row.
+ */
+static __attribute__((noinline)) void warp_bilinear_run_chroma_sse2(
+    const uint8_t *restrict base, size_t stride, int64_t u, int64_t v, int64_t du, int64_t dv,
+    int64_t n, uint8_t *restrict out)
+{
+    __m128i ulo = warp_low4(u, du), vlo = warp_low4(v, dv);
+    const __m128i du4 = _mm_set1_epi32((int)(uint32_t)(4 * du));
+    const __m128i dv4 = _mm_set1_epi32((int)(uint32_t)(4 * dv));
+    int64_t i = 0;
+
+    for (; i + 4 <= n; i += 4, out += 8) {
+        const uint8_t *p0 = warp_step(base, stride, 2, &u, &v, du, dv);
+        const uint8_t *p1 = warp_step(base, stride, 2, &u, &v, du, dv);
+        const uint8_t *p2 = warp_step(base, stride, 2, &u, &v, du, dv);
+        const uint8_t *p3 = warp_step(base, stride, 2, &u, &v, du, dv);
+        __m128i top = _mm_setr_epi32(warp_load32(p0), warp_load32(p1), warp_load32(p2),
+                                     warp_load32(p3));
+        __m128i bot = _mm_setr_epi32(warp_load32(p0 + stride), warp_load32(p1 + stride),
+                                     warp_load32(p2 + stride), warp_load32(p3 + stride));
+        __m128i wx, wyh, wyl, cbcr;
+
+        warp_weights4(ulo, vlo, &wx, &wyh, &wyl);
+        /* 16-bit Cb0..Cb3 Cr0..Cr3, then interleaved, then bytes Cb0 Cr0 ... Cb3 Cr3. */
+        cbcr = _mm_packs_epi32(warp_chroma4(top, bot, 0, wx, wyh, wyl),
+                               warp_chroma4(top, bot, 1, wx, wyh, wyl));
+        cbcr = _mm_unpacklo_epi16(cbcr, _mm_srli_si128(cbcr, 8));
+        _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(cbcr, cbcr));
+        ulo = _mm_add_epi32(ulo, du4);
+        vlo = _mm_add_epi32(vlo, dv4);
+    }
+    warp_bilinear_run(base, stride, u, v, du, dv, n - i, 2, out);
+}
 #endif
 
 #if defined(WARP_HAVE_AVX2)
@@ -553,6 +629,74 @@ static __attribute__((noinline, target("avx2"))) void warp_bilinear_run_gray_avx
     warp_bilinear_run_gray_sse2(base, stride, u + i * du, v + i * dv, du, dv, n - i, out);
 }
 
+/* Byte k of each 32-bit lane, as a 32-bit lane (k a constant). */
+static inline __m256i __attribute__((target("avx2"))) warp_avx2_byte8(__m256i v, int k)
+{
+    return _mm256_and_si256(_mm256_srli_epi32(v, 8 * k), _mm256_set1_epi32(0xff));
+}
+
+/* warp_chroma4 for eight pixels. */
+static inline __m256i __attribute__((target("avx2"))) warp_avx2_chroma8(
+    __m256i top, __m256i bot, int k, __m256i wx, __m256i wyh, __m256i wyl)
+{
+    const __m256i round = _mm256_set1_epi32(1 << (2 * WARP_WBITS - 1));
+    __m256i col0 = warp_avx2_pair16(warp_avx2_byte8(top, k), warp_avx2_byte8(bot, k));
+    __m256i col1 = warp_avx2_pair16(warp_avx2_byte8(top, k + 2), warp_avx2_byte8(bot, k + 2));
+    __m256i h = _mm256_madd_epi16(
+        warp_avx2_pair16(_mm256_madd_epi16(col0, wyh), _mm256_madd_epi16(col1, wyh)), wx);
+    __m256i l = _mm256_madd_epi16(
+        warp_avx2_pair16(_mm256_madd_epi16(col0, wyl), _mm256_madd_epi16(col1, wyl)), wx);
+
+    return _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(h, 6), l), round),
+                             2 * WARP_WBITS);
+}
+
+/*
+ * warp_bilinear_run_chroma_sse2 with eight pixels per step, the 4 + 4 bytes
+ * of each fetched by two gathers (at p00 and p10, as the SSE2 loop reads):
+ * both channels from the two gathers that the gray loop spends on one. The
+ * same byte-offset limit as the gray loop.
+ */
+static __attribute__((noinline, target("avx2"))) void warp_bilinear_run_chroma_avx2(
+    const uint8_t *restrict base, size_t stride, int64_t u, int64_t v, int64_t du, int64_t dv,
+    int64_t n, uint8_t *restrict out)
+{
+    const __m256i one = _mm256_set1_epi32(WARP_WONE), low6 = _mm256_set1_epi32(63);
+    const __m256i vstride = _mm256_set1_epi32((int)stride);
+    const __m256i duw = _mm256_set1_epi32((int32_t)((8 * du) >> WARP_SHIFT));
+    const __m256i duf = _mm256_set1_epi32((int)(uint32_t)(8 * du));
+    const __m256i dvw = _mm256_set1_epi32((int32_t)((8 * dv) >> WARP_SHIFT));
+    const __m256i dvf = _mm256_set1_epi32((int)(uint32_t)(8 * dv));
+    __m256i xw, xf, yw, yf;
+    int64_t i = 0;
+
+    warp_avx2_split8(u, du, &xw, &xf);
+    warp_avx2_split8(v, dv, &yw, &yf);
+    for (; i + 8 <= n; i += 8, out += 16) {
+        __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(yw, vstride), _mm256_add_epi32(xw, xw));
+        __m256i top = _mm256_i32gather_epi32((const int *)(const void *)base, at, 1);
+        __m256i bot = _mm256_i32gather_epi32((const int *)(const void *)base,
+                                             _mm256_add_epi32(at, vstride), 1);
+        __m256i fx = _mm256_srli_epi32(xf, WARP_SHIFT - WARP_WBITS);
+        __m256i fy = _mm256_srli_epi32(yf, WARP_SHIFT - WARP_WBITS);
+        __m256i gx = _mm256_sub_epi32(one, fx), gy = _mm256_sub_epi32(one, fy);
+        __m256i wx = warp_avx2_pair16(gx, fx);
+        __m256i wyh = warp_avx2_pair16(_mm256_srli_epi32(gy, 6), _mm256_srli_epi32(fy, 6));
+        __m256i wyl = warp_avx2_pair16(_mm256_and_si256(gy, low6), _mm256_and_si256(fy, low6));
+        __m256i cb = warp_avx2_chroma8(top, bot, 0, wx, wyh, wyl);
+        __m256i cr = warp_avx2_chroma8(top, bot, 1, wx, wyh, wyl);
+        /* Cb | Cr << 8 in each lane, to 16 bits: per 128-bit half, pixels' Cb Cr byte pairs. */
+        __m256i pairs = _mm256_or_si256(cb, _mm256_slli_epi32(cr, 8));
+        __m256i packed = _mm256_packus_epi32(pairs, pairs);
+
+        _mm_storel_epi64((__m128i *)(void *)out, _mm256_castsi256_si128(packed));
+        _mm_storel_epi64((__m128i *)(void *)(out + 8), _mm256_extracti128_si256(packed, 1));
+        warp_avx2_step(&xw, &xf, duw, duf);
+        warp_avx2_step(&yw, &yf, dvw, dvf);
+    }
+    warp_bilinear_run_chroma_sse2(base, stride, u + i * du, v + i * dv, du, dv, n - i, out);
+}
+
 /* 1 when this CPU runs AVX2 and warp_limit_simd() allows it. */
 static int warp_simd_level_max = WARP_SIMD_BEST;
 
@@ -576,8 +720,8 @@ void warp_limit_simd(warp_simd_t level)
 }
 
 /*
- * The interior run, by the fastest exact loop available: AVX2 (one channel,
- * when the CPU has it) or SSE2 where there is one and simd is set, else the
+ * The interior run, by the fastest exact loop available: AVX2 (one or two
+ * channels, when the CPU has it) or SSE2 where there is one and simd is set, else the
  * scalar reference. simd is a constant at every
  * call, so each copy of warp_point_rows keeps only one branch.
  */
@@ -587,14 +731,24 @@ static inline void warp_bilinear_interior(const uint8_t *restrict base, size_t s
 {
 #if defined(__SSE2__)
     if (simd) {
+#if defined(WARP_HAVE_AVX2)
+        /* The gathers' byte offsets, up to the last pixel's bottom row, fit in 31 bits. */
+        int avx2 = ch != 3 && n >= 8 &&
+                   stride * ((size_t)(v >> WARP_SHIFT) + 2) < WARP_AVX2_MAX_BYTES &&
+                   stride * ((size_t)((v + (n - 1) * dv) >> WARP_SHIFT) + 2) <
+                       WARP_AVX2_MAX_BYTES &&
+                   warp_use_avx2();
+#endif
         if (ch == 3)
             warp_bilinear_run_rgb_sse2(base, stride, u, v, du, dv, n, out);
 #if defined(WARP_HAVE_AVX2)
-        else if (n >= 8 && stride * ((size_t)(v >> WARP_SHIFT) + 2) < WARP_AVX2_MAX_BYTES &&
-                 stride * ((size_t)((v + (n - 1) * dv) >> WARP_SHIFT) + 2) < WARP_AVX2_MAX_BYTES &&
-                 warp_use_avx2())
+        else if (avx2 && ch == 2)
+            warp_bilinear_run_chroma_avx2(base, stride, u, v, du, dv, n, out);
+        else if (avx2)
             warp_bilinear_run_gray_avx2(base, stride, u, v, du, dv, n, out);
 #endif
+        else if (ch == 2)
+            warp_bilinear_run_chroma_sse2(base, stride, u, v, du, dv, n, out);
         else
             warp_bilinear_run_gray_sse2(base, stride, u, v, du, dv, n, out);
         return;
@@ -820,14 +974,14 @@ void warp_apply_reference(const warp_image_t *src, const warp_affine_t *out_to_s
  * that is, bilinear interpolation between chroma sample centres) and convert
  * every pixel of the image to RGB before the warp throws most of them away.
  * Here each output pixel samples the luma plane where the matrix points and
- * each chroma plane at the same spot in chroma coordinates, bilinearly,
- * which is the same interpolation, and only the output pixels are
- * converted. The chroma matrix is the luma one followed by the division by
+ * the chroma (Cb and Cr interleaved, both from one read) at the same spot in
+ * chroma coordinates, bilinearly, which is the same interpolation, and only
+ * the output pixels are converted. The chroma matrix is the luma one followed by the division by
  * the subsampling factors: chroma sample i spans luma [s i, s (i + 1)).
  *
  * Rows are cut as in warp_point_rows, by the luma plane: a pixel is fill
  * exactly when its luma position is outside the image. Inside pixels are
- * sampled plane by plane in chunks of WARP_CHUNK, so the three sample rows
+ * sampled, luma then chroma, in chunks of WARP_CHUNK, so the sample rows
  * stay in L1 for the conversion.
  */
 #define WARP_CHUNK 256
@@ -849,11 +1003,10 @@ static inline uint8_t warp_clamp255(int32_t v)
  * with Cb' = Cb - 128 and Cr' = Cr - 128, coefficients in 16-bit fixed
  * point, each correction rounded once, results clamped to 0..255.
  */
-static void warp_ycbcr_to_rgb(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, int64_t n,
-                              uint8_t *out)
+static void warp_ycbcr_to_rgb(const uint8_t *y, const uint8_t *cbcr, int64_t n, uint8_t *out)
 {
     for (int64_t i = 0; i < n; i++, out += 3) {
-        int32_t luma = y[i], b = (int32_t)cb[i] - 128, r = (int32_t)cr[i] - 128;
+        int32_t luma = y[i], b = (int32_t)cbcr[2 * i] - 128, r = (int32_t)cbcr[2 * i + 1] - 128;
 
         out[0] = warp_clamp255(luma + warp_round16(91881 * r));
         out[1] = warp_clamp255(luma + warp_round16(-22554 * b - 46802 * r));
@@ -909,10 +1062,10 @@ static inline void warp_store_rgbx4(uint8_t *out, __m128i p)
     memcpy(out + 8, &tail, 4);
 }
 
-static void warp_ycbcr_to_rgb_sse2(const uint8_t *y, const uint8_t *cb, const uint8_t *cr,
-                                   int64_t n, uint8_t *out)
+static void warp_ycbcr_to_rgb_sse2(const uint8_t *y, const uint8_t *cbcr, int64_t n, uint8_t *out)
 {
     const __m128i zero = _mm_setzero_si128(), c128 = _mm_set1_epi16(128);
+    const __m128i low8 = _mm_set1_epi16(0xff);
     const __m128i two = _mm_set1_epi16(2), half = _mm_set1_epi32(1 << 15);
     const __m128i kr = _mm_set1_epi32((16384 << 16) | 26345);
     const __m128i kg = _mm_set1_epi32((18734 << 16) | (uint16_t)-22554);
@@ -921,8 +1074,9 @@ static void warp_ycbcr_to_rgb_sse2(const uint8_t *y, const uint8_t *cb, const ui
 
     for (; i + 8 <= n; i += 8, out += 24) {
         __m128i l = warp_load8_u16(y + i);
-        __m128i b = _mm_sub_epi16(warp_load8_u16(cb + i), c128);
-        __m128i r = _mm_sub_epi16(warp_load8_u16(cr + i), c128);
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(cbcr + 2 * i));
+        __m128i b = _mm_sub_epi16(_mm_and_si128(c, low8), c128); /* Even bytes. */
+        __m128i r = _mm_sub_epi16(_mm_srli_epi16(c, 8), c128);    /* Odd bytes. */
         __m128i red = warp_madd_shift(_mm_unpacklo_epi16(r, two), _mm_unpackhi_epi16(r, two), kr,
                                       zero);
         __m128i green = warp_madd_shift(_mm_unpacklo_epi16(b, r), _mm_unpackhi_epi16(b, r), kg,
@@ -939,23 +1093,23 @@ static void warp_ycbcr_to_rgb_sse2(const uint8_t *y, const uint8_t *cb, const ui
         warp_store_rgbx4(out, _mm_unpacklo_epi16(rg, bx));
         warp_store_rgbx4(out + 12, _mm_unpackhi_epi16(rg, bx));
     }
-    warp_ycbcr_to_rgb(y + i, cb + i, cr + i, n - i, out);
+    warp_ycbcr_to_rgb(y + i, cbcr + 2 * i, n - i, out);
 }
 #endif
 
 /* The conversion by the fastest exact loop available, as warp_bilinear_interior. */
-static inline void warp_ycbcr_convert(const uint8_t *y, const uint8_t *cb, const uint8_t *cr,
-                                      int64_t n, const int simd, uint8_t *out)
+static inline void warp_ycbcr_convert(const uint8_t *y, const uint8_t *cbcr, int64_t n,
+                                      const int simd, uint8_t *out)
 {
 #if defined(__SSE2__)
     if (simd) {
-        warp_ycbcr_to_rgb_sse2(y, cb, cr, n, out);
+        warp_ycbcr_to_rgb_sse2(y, cbcr, n, out);
         return;
     }
 #else
     (void)simd;
 #endif
-    warp_ycbcr_to_rgb(y, cb, cr, n, out);
+    warp_ycbcr_to_rgb(y, cbcr, n, out);
 }
 
 /* One pixel of a row too far out for fixed point, in double (see WARP_SAFE_RANGE). */
@@ -964,10 +1118,10 @@ static void warp_ycbcr_pixel_far(const warp_planes_t *src, const warp_affine_t *
                                  const warp_row_t *c, uint32_t x, int bilinear,
                                  const uint8_t *fill, uint8_t *out)
 {
-    const warp_image_t *luma = &src->plane[0];
+    const warp_image_t *luma = &src->luma;
     int64_t u = warp_fixed(r->xs + a->m[0] * x), v = warp_fixed(r->ys + a->m[3] * x);
     int64_t cu = warp_fixed(c->xs + chroma->m[0] * x), cv = warp_fixed(c->ys + chroma->m[3] * x);
-    uint8_t sample[3];
+    uint8_t sample[3]; /* Y, Cb, Cr. */
 
     if (!warp_inside(u, v, luma->width, luma->height)) {
         warp_put_fill(out, fill, 3);
@@ -975,26 +1129,24 @@ static void warp_ycbcr_pixel_far(const warp_planes_t *src, const warp_affine_t *
     }
     if (bilinear) {
         warp_sample_bilinear(luma, u, v, 1, &sample[0]);
-        warp_sample_bilinear(&src->plane[1], cu, cv, 1, &sample[1]);
-        warp_sample_bilinear(&src->plane[2], cu, cv, 1, &sample[2]);
+        warp_sample_bilinear(&src->chroma, cu, cv, 2, &sample[1]);
     } else {
         warp_sample_nearest(luma, u, v, 1, &sample[0]);
-        warp_sample_nearest(&src->plane[1], cu, cv, 1, &sample[1]);
-        warp_sample_nearest(&src->plane[2], cu, cv, 1, &sample[2]);
+        warp_sample_nearest(&src->chroma, cu, cv, 2, &sample[1]);
     }
-    warp_ycbcr_to_rgb(&sample[0], &sample[1], &sample[2], 1, out);
+    warp_ycbcr_to_rgb(&sample[0], &sample[1], 1, out);
 }
 
 static inline __attribute__((always_inline)) void warp_ycbcr_rows(
     const warp_planes_t *src, const warp_affine_t *a, int bilinear, const uint8_t *fill,
     uint8_t *dst, uint32_t dw, uint32_t dh, const int simd)
 {
-    const warp_image_t *luma = &src->plane[0];
+    const warp_image_t *luma = &src->luma;
     const double *m = a->m, sx = src->chroma_x, sy = src->chroma_y;
     /* Output pixel centre -> chroma continuous coordinates: the luma ones divided. */
     const warp_affine_t chroma = {{m[0] / sx, m[1] / sx, m[2] / sx, m[3] / sy, m[4] / sy,
                                    m[5] / sy}};
-    uint8_t y_row[WARP_CHUNK], cb_row[WARP_CHUNK], cr_row[WARP_CHUNK];
+    uint8_t y_row[WARP_CHUNK], cbcr_row[2 * WARP_CHUNK];
     uint8_t *out = dst;
 
     for (uint32_t y = 0; y < dh; y++, out += (size_t)dw * 3) {
@@ -1016,11 +1168,9 @@ static inline __attribute__((always_inline)) void warp_ycbcr_rows(
             int64_t x1 = ve - x0 > WARP_CHUNK ? x0 + WARP_CHUNK : ve;
 
             warp_sample_span(luma, r.u0, r.v0, r.du, r.dv, x0, x1, bilinear, 1, simd, y_row);
-            warp_sample_span(&src->plane[1], c.u0, c.v0, c.du, c.dv, x0, x1, bilinear, 1, simd,
-                             cb_row);
-            warp_sample_span(&src->plane[2], c.u0, c.v0, c.du, c.dv, x0, x1, bilinear, 1, simd,
-                             cr_row);
-            warp_ycbcr_convert(y_row, cb_row, cr_row, x1 - x0, simd, out + x0 * 3);
+            warp_sample_span(&src->chroma, c.u0, c.v0, c.du, c.dv, x0, x1, bilinear, 2, simd,
+                             cbcr_row);
+            warp_ycbcr_convert(y_row, cbcr_row, x1 - x0, simd, out + x0 * 3);
         }
         for (int64_t x = ve; x < (int64_t)dw; x++)
             warp_put_fill(out + x * 3, fill, 3);

@@ -496,7 +496,7 @@ static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
         uint32_t dh = 1 + rng_next(&seed) % (big ? 40 : 20);
         interpolation_t interp = rng_next(&seed) % 4 == 0 ? INTERP_NEAREST : INTERP_BILINEAR;
         size_t dst_bytes = (size_t)dw * dh * 3;
-        uint8_t *fast = malloc(dst_bytes), *ref = malloc(dst_bytes), *planes[3];
+        uint8_t *fast = malloc(dst_bytes), *ref = malloc(dst_bytes), *planes[2];
         warp_planes_t wp;
         warp_affine_t m;
 
@@ -504,14 +504,17 @@ static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
         sy = subsampling[iter % 5][1];
         wp.chroma_x = sx;
         wp.chroma_y = sy;
-        for (int i = 0; i < 3; i++) {
+        for (uint32_t i = 0; i < 2; i++) { /* Y, then Cb and Cr interleaved. */
             uint32_t w = i == 0 ? sw : (sw + sx - 1) / sx, h = i == 0 ? sh : (sh + sy - 1) / sy;
-            size_t stride = w + (rng_next(&seed) % 4 == 0 ? rng_next(&seed) % 7 : 0);
-            size_t bytes = (h - 1) * stride + w;
+            size_t stride = (i + 1) * w + (rng_next(&seed) % 4 == 0 ? rng_next(&seed) % 7 : 0);
+            size_t bytes = (h - 1) * stride + (i + 1) * w;
 
             planes[i] = malloc(bytes);
             fill_random(planes[i], bytes, &seed);
-            wp.plane[i] = (warp_image_t){planes[i], w, h, 1, stride};
+            if (i == 0)
+                wp.luma = (warp_image_t){planes[i], w, h, 1, stride};
+            else
+                wp.chroma = (warp_image_t){planes[i], w, h, 2, stride};
         }
         m = random_affine(&seed, sw, sh, dw, dh);
         memset(fast, 0xa5, dst_bytes);
@@ -523,7 +526,7 @@ static void ycbcr_simd_matches_the_scalar_reference_at(warp_simd_t level)
                         "m = %g %g %g %g %g %g\n", level, iter, sw, sh, sx, sy, dw, dh, m.m[0],
                         m.m[1], m.m[2], m.m[3], m.m[4], m.m[5]);
         assert_memory_equal(fast, ref, dst_bytes);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 2; i++)
             free(planes[i]);
         free(fast);
         free(ref);
@@ -538,6 +541,77 @@ static void ycbcr_simd_matches_the_scalar_reference(void **state)
     ycbcr_simd_matches_the_scalar_reference_at(WARP_SIMD_SSE2);
 }
 
+/* JFIF's conversion as warp_sample.c documents it, in double: floor((v + 2^15) / 2^16). */
+static uint8_t jfif_channel(int luma, double v)
+{
+    double c = luma + floor((v + 32768.0) / 65536.0);
+
+    return (uint8_t)(c < 0 ? 0 : (c > 255 ? 255 : c));
+}
+
+/*
+ * Interleaved chroma is sampled as separate planes would be: for 4:4:4
+ * (chroma and luma share the matrix), warp_apply_ycbcr at every SIMD level
+ * equals three 1-channel warps (warp_apply_reference of Y, of Cb alone and
+ * of Cr alone) followed by the JFIF formula, and the fill where a constant
+ * plane's warp says the pixel is outside.
+ */
+static void ycbcr_equals_three_gray_warps(void **state)
+{
+    static const warp_simd_t levels[] = {WARP_SIMD_AVX2, WARP_SIMD_SSE2};
+    static const uint8_t fill[3] = {7, 77, 177};
+    uint32_t seed = 31337;
+    (void)state;
+    for (int iter = 0; iter < 600; iter++) {
+        uint32_t sw = 2 + rng_next(&seed) % (iter % 10 == 0 ? 300 : 40);
+        uint32_t sh = 2 + rng_next(&seed) % 40, dw = 1 + rng_next(&seed) % 80;
+        uint32_t dh = 1 + rng_next(&seed) % 12;
+        size_t n = (size_t)sw * sh, out_px = (size_t)dw * dh;
+        uint8_t *plane[3], *cbcr = malloc(2 * n), *ones = malloc(n), *inside = malloc(out_px);
+        uint8_t *gray[3], *out = malloc(out_px * 3);
+        warp_affine_t m = random_affine(&seed, sw, sh, dw, dh);
+        warp_planes_t wp;
+
+        for (int c = 0; c < 3; c++) {
+            plane[c] = malloc(n);
+            gray[c] = malloc(out_px);
+            fill_random(plane[c], n, &seed);
+            warp_apply_reference(&(warp_image_t){plane[c], sw, sh, 1, sw}, &m, INTERP_BILINEAR,
+                                 &(uint8_t){0}, gray[c], dw, dh);
+        }
+        memset(ones, 1, n);
+        warp_apply_reference(&(warp_image_t){ones, sw, sh, 1, sw}, &m, INTERP_BILINEAR,
+                             &(uint8_t){0}, inside, dw, dh);
+        for (size_t i = 0; i < n; i++) {
+            cbcr[2 * i] = plane[1][i];
+            cbcr[2 * i + 1] = plane[2][i];
+        }
+        wp = (warp_planes_t){{plane[0], sw, sh, 1, sw}, {cbcr, sw, sh, 2, 2 * (size_t)sw}, 1, 1};
+        for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+            warp_limit_simd(levels[l]);
+            warp_apply_ycbcr(&wp, &m, INTERP_BILINEAR, fill, out, dw, dh);
+            for (size_t i = 0; i < out_px; i++) {
+                int y = gray[0][i];
+                double b = gray[1][i] - 128.0, r = gray[2][i] - 128.0;
+                uint8_t want[3] = {jfif_channel(y, 91881 * r),
+                                   jfif_channel(y, -22554 * b - 46802 * r),
+                                   jfif_channel(y, 116130 * b)};
+
+                assert_memory_equal(out + 3 * i, inside[i] ? want : fill, 3);
+            }
+        }
+        warp_limit_simd(WARP_SIMD_BEST);
+        for (int c = 0; c < 3; c++) {
+            free(plane[c]);
+            free(gray[c]);
+        }
+        free(cbcr);
+        free(ones);
+        free(inside);
+        free(out);
+    }
+}
+
 /*
  * The conversion on every (Cb, Cr) pair with a spread of Y, through an
  * identity warp of 4:4:4 planes: SIMD and scalar agree byte for byte, and
@@ -548,23 +622,23 @@ static void ycbcr_conversion_is_jfif_for_every_colour(void **state)
 {
     static const uint8_t lumas[] = {0, 1, 16, 77, 128, 200, 235, 254, 255};
     const uint32_t w = 256, h = 256;
-    uint8_t *y = malloc(w * h), *cb = malloc(w * h), *cr = malloc(w * h);
+    uint8_t *y = malloc(w * h), *cbcr = malloc(w * h * 2);
     uint8_t *fast = malloc(w * h * 3), *ref = malloc(w * h * 3);
     warp_affine_t id = {{1, 0, 0, 0, 1, 0}};
     (void)state;
     for (uint32_t i = 0; i < w * h; i++) {
-        cb[i] = (uint8_t)(i % 256);
-        cr[i] = (uint8_t)(i / 256);
+        cbcr[2 * i] = (uint8_t)(i % 256);
+        cbcr[2 * i + 1] = (uint8_t)(i / 256);
     }
     for (size_t k = 0; k < sizeof(lumas); k++) {
-        warp_planes_t wp = {{{y, w, h, 1, w}, {cb, w, h, 1, w}, {cr, w, h, 1, w}}, 1, 1};
+        warp_planes_t wp = {{y, w, h, 1, w}, {cbcr, w, h, 2, 2 * w}, 1, 1};
 
         memset(y, lumas[k], w * h);
         warp_apply_ycbcr(&wp, &id, INTERP_BILINEAR, black, fast, w, h);
         warp_apply_ycbcr_reference(&wp, &id, INTERP_BILINEAR, black, ref, w, h);
         assert_memory_equal(fast, ref, (size_t)w * h * 3);
         for (uint32_t i = 0; i < w * h; i++) {
-            double b = cb[i] - 128.0, r = cr[i] - 128.0;
+            double b = cbcr[2 * i] - 128.0, r = cbcr[2 * i + 1] - 128.0;
             double want[3] = {lumas[k] + 1.402 * r, lumas[k] - 0.344136 * b - 0.714136 * r,
                               lumas[k] + 1.772 * b};
 
@@ -575,8 +649,7 @@ static void ycbcr_conversion_is_jfif_for_every_colour(void **state)
         }
     }
     free(y);
-    free(cb);
-    free(cr);
+    free(cbcr);
     free(fast);
     free(ref);
 }
@@ -590,15 +663,16 @@ static void ycbcr_conversion_is_jfif_for_every_colour(void **state)
 static void ycbcr_fill_is_exact_and_chroma_is_centred(void **state)
 {
     static const uint8_t fill[3] = {7, 77, 177};
-    uint8_t y[8 * 4], cb[4 * 2], cr[4 * 2], out[16 * 4 * 3];
-    warp_planes_t wp = {{{y, 8, 4, 1, 8}, {cb, 4, 2, 1, 4}, {cr, 4, 2, 1, 4}}, 2, 2};
+    uint8_t y[8 * 4], cbcr[4 * 2 * 2], out[16 * 4 * 3];
+    warp_planes_t wp = {{y, 8, 4, 1, 8}, {cbcr, 4, 2, 2, 8}, 2, 2};
     /* Output 16 x 4, the image in its middle 8 columns: x - 4. */
     warp_affine_t shift = {{1, 0, -4, 0, 1, 0}};
     (void)state;
     memset(y, 128, sizeof(y));
-    memset(cr, 128, sizeof(cr));
-    for (int i = 0; i < 8; i++)
-        cb[i] = (uint8_t)(100 + 40 * (i % 4)); /* 100 140 180 220 per row */
+    for (int i = 0; i < 8; i++) {
+        cbcr[2 * i] = (uint8_t)(100 + 40 * (i % 4)); /* Cb 100 140 180 220 per row */
+        cbcr[2 * i + 1] = 128;
+    }
     warp_apply_ycbcr(&wp, &shift, INTERP_BILINEAR, fill, out, 16, 4);
     for (int row = 0; row < 4; row++) {
         const uint8_t *o = out + row * 16 * 3;
@@ -644,7 +718,7 @@ static void guarded_free(guarded_t *g)
 
 /*
  * No SIMD loop reads outside the source: each source (an interleaved image,
- * or each YCbCr plane) ends right before an inaccessible page, or starts
+ * or the luma and the chroma of YCbCr) ends right before an inaccessible page, or starts
  * right after one, with stride equal to its width, and random warps at
  * every SIMD level must not fault. ASan does not check the bytes that AVX2
  * gathers read, so this is the test that guards them.
@@ -662,7 +736,7 @@ static void simd_reads_stay_inside_the_source(void **state)
             uint32_t dw = 8 + rng_next(&seed) % 60, dh = 1 + rng_next(&seed) % 8;
             uint8_t *out = malloc((size_t)dw * dh * 3);
             warp_affine_t m = random_affine(&seed, sw, sh, dw, dh);
-            guarded_t g[3];
+            guarded_t g[2];
 
             if (iter % 2 == 0) {
                 uint8_t *src = guarded_alloc(&g[0], (size_t)sw * sh * ch, (int)before);
@@ -674,15 +748,19 @@ static void simd_reads_stay_inside_the_source(void **state)
             } else {
                 warp_planes_t wp = {.chroma_x = 2, .chroma_y = 2};
 
-                for (int i = 0; i < 3; i++) {
+                for (uint32_t i = 0; i < 2; i++) { /* Y, then Cb and Cr interleaved. */
                     uint32_t w = i == 0 ? sw : (sw + 1) / 2, h = i == 0 ? sh : (sh + 1) / 2;
-                    uint8_t *p = guarded_alloc(&g[i], (size_t)w * h, (int)before);
+                    size_t bytes = (size_t)w * h * (i + 1);
+                    uint8_t *p = guarded_alloc(&g[i], bytes, (int)before);
 
-                    fill_random(p, (size_t)w * h, &seed);
-                    wp.plane[i] = (warp_image_t){p, w, h, 1, w};
+                    fill_random(p, bytes, &seed);
+                    if (i == 0)
+                        wp.luma = (warp_image_t){p, w, h, 1, w};
+                    else
+                        wp.chroma = (warp_image_t){p, w, h, 2, 2 * (size_t)w};
                 }
                 warp_apply_ycbcr(&wp, &m, INTERP_BILINEAR, black, out, dw, dh);
-                for (int i = 0; i < 3; i++)
+                for (int i = 0; i < 2; i++)
                     guarded_free(&g[i]);
             }
             free(out);
@@ -711,6 +789,7 @@ int main(void)
         cmocka_unit_test(simd_bilinear_matches_the_reference_for_every_weight),
         cmocka_unit_test(ycbcr_simd_matches_the_scalar_reference),
         cmocka_unit_test(simd_reads_stay_inside_the_source),
+        cmocka_unit_test(ycbcr_equals_three_gray_warps),
         cmocka_unit_test(ycbcr_conversion_is_jfif_for_every_colour),
         cmocka_unit_test(ycbcr_fill_is_exact_and_chroma_is_centred),
     };
