@@ -550,14 +550,7 @@ int decoder_has_planes(const decoder_t *d)
     }
 }
 
-/*
- * The planes as TurboJPEG lays them out: each tjPlaneWidth() x
- * tjPlaneHeight() (the luma plane padded to a whole number of chroma
- * samples), one after the other in the reusable buffer. The luma plane's
- * width and height are the image's: its padding column (in the stride) and
- * row (in the buffer) are never read.
- */
-/* Cb and Cr planes of w x h samples, rows tight, into (Cb, Cr) pairs. */
+/* Cb and Cr planes of `samples` bytes each, rows tight, into (Cb, Cr) pairs. */
 static void decode_interleave_chroma(const uint8_t *cb, const uint8_t *cr, size_t samples,
                                      uint8_t *out)
 {
@@ -578,6 +571,15 @@ static void decode_interleave_chroma(const uint8_t *cb, const uint8_t *cr, size_
     }
 }
 
+/*
+ * The planes as TurboJPEG lays them out, each tjPlaneWidth() x
+ * tjPlaneHeight() (the luma plane padded to a whole number of chroma
+ * samples), in the reusable buffer: Y, then room for Cb and Cr interleaved,
+ * then Cb and Cr as decoded, which the interleave reads once. The luma
+ * plane's width and height are the image's: its padding column (in the
+ * stride) and row (in the buffer) are never read. Bytes per pixel: 2 for
+ * 4:2:0, 3 for 4:2:2 and 4:4:0, 5 for 4:4:4 (the RGB route needs 3).
+ */
 int decoder_decode_planes(decoder_t *d, uint32_t denom, decoded_planes_t *planes, char *err,
                           size_t errlen)
 {
