@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "report.h"
 #include "decode.h"
+#include "finish.h"
 #include "warp.h"
 
 /* As DECODE_RETAIN_BYTES: the file buffer shrinks back after an outlier. */
@@ -105,7 +106,7 @@ static int pipeline_photometric(const augment_params_t *aug)
 /*
  * The last pass: photometric augmentation as a 256-entry table (contrast
  * about mid-grey 127.5, then brightness as a fraction of 255, clamped), then
- * the dtype (a per-channel float table) and the layout.
+ * the dtype (float32: finish.h) and the layout.
  */
 static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, void *out)
 {
@@ -113,13 +114,14 @@ static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, vo
     const uint32_t ch = p->channels;
     const size_t n = (size_t)img->width * img->height;
     const uint8_t *src = p->scratch;
+    const int photometric = pipeline_photometric(aug);
     uint8_t lut[256];
-    float flut[3][256];
+    finish_norm_t norm;
 
     for (int v = 0; v < 256; v++) {
         double x = v;
 
-        if (pipeline_photometric(aug))
+        if (photometric)
             x = (v - 127.5) * aug->contrast + 127.5 + aug->brightness * 255.0;
         x = x < 0 ? 0 : x > 255 ? 255 : x;
         lut[v] = (uint8_t)lround(x);
@@ -137,28 +139,12 @@ static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, vo
         }
         return;
     }
-    for (uint32_t c = 0; c < ch; c++)
-        for (int v = 0; v < 256; v++) {
-            float x = lut[v];
-
-            if (img->has_mean_std)
-                flut[c][v] = (x / 255.0f - img->mean[c]) / img->std[c];
-            else
-                flut[c][v] = x * img->scale + img->offset;
-        }
-    {
-        float *o = out;
-
-        if (img->layout == LAYOUT_NHWC) {
-            for (size_t i = 0; i < n; i++)
-                for (uint32_t c = 0; c < ch; c++)
-                    o[i * ch + c] = flut[c][src[i * ch + c]];
-        } else {
-            for (uint32_t c = 0; c < ch; c++)
-                for (size_t i = 0; i < n; i++)
-                    o[c * n + i] = flut[c][src[i * ch + c]];
-        }
-    }
+    norm.mean_std = img->has_mean_std;
+    memcpy(norm.mean, img->mean, sizeof(norm.mean));
+    memcpy(norm.std, img->std, sizeof(norm.std));
+    norm.scale = img->scale;
+    norm.offset = img->offset;
+    finish_float(&norm, photometric ? lut : NULL, src, n, ch, img->layout == LAYOUT_NCHW, out);
 }
 
 /*

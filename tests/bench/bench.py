@@ -357,7 +357,9 @@ def main():
                     for key, pat in (("decode_only", r"decode only:\s+([\d.]+)"),
                                      ("decode_planes", r"decode only, to planes:\s+([\d.]+)"),
                                      ("decode_warp_augment", r"decode \+ warp[^:]*:\s+([\d.]+)"),
-                                     ("from_rgb", r"the same from RGB:\s+([\d.]+)")):
+                                     ("from_rgb", r"the same from RGB:\s+([\d.]+)"),
+                                     ("to_float32_nchw",
+                                      r"the same to float32 NCHW:\s*([\d.]+)")):
                         m = re.search(pat, out)
                         if m:
                             one[key + "_images_per_s"] = float(m.group(1))
@@ -428,7 +430,8 @@ def main():
                   f"{one['decode_only_images_per_s']:.0f} images/s (to YCbCr planes "
                   f"{one.get('decode_planes_images_per_s', nan):.0f}), decode + warp + augment "
                   f"{one.get('decode_warp_augment_images_per_s', nan):.0f} images/s "
-                  f"(from RGB {one.get('from_rgb_images_per_s', nan):.0f})")
+                  f"(from RGB {one.get('from_rgb_images_per_s', nan):.0f}, to float32 NCHW "
+                  f"{one.get('to_float32_nchw_images_per_s', nan):.0f})")
     if "skipped" in b:
         print("\nB. Fashion-MNIST: " + b["skipped"])
     else:
