@@ -20,7 +20,9 @@
  * x * scale + offset must stay a multiply and an add, each rounded, as the
  * vector loops do it: no fused multiply-add. clang fuses by default where
  * the target has one, hence the pragma; gcc does not fuse in ISO C mode
- * (-std=c11, as the Makefile builds) and warns about the pragma.
+ * (-std=c11, as the Makefile builds) and warns about the pragma. (Built
+ * with -std=gnu11 or -ffp-contract=fast and an FMA target, both paths fuse
+ * alike and still agree with each other, one rounding away from this.)
  */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -205,7 +207,7 @@ void finish_float(const finish_norm_t *norm, const uint8_t *lut, const uint8_t *
         if (!planar || channels == 1)
             finish_interleaved_avx2(norm, lut != NULL ? table : NULL, src, pixels * channels,
                                     channels, out);
-        else
+        else /* channels == 3: the pipeline makes gray (1) or RGB (3) samples. */
             finish_planar_avx2(norm, lut != NULL ? table : NULL, src, pixels, out);
         return;
     }

@@ -14,19 +14,21 @@
 
 #include "finish.h"
 
+/* The expected values below are a multiply and an add, each rounded, as finish.c computes them. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* ImageNet's mean and std, as PyTorch users configure them. */
 static const finish_norm_t imagenet = {1, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f},
                                        1.0f, 0.0f};
 static const finish_norm_t scaled = {0, {0, 0, 0}, {1, 1, 1}, 1.0f / 127.5f, -1.0f};
 
-/* A photometric table that moves every value (a contrast change, clamped). */
+/* A photometric table that moves every value, and no two to the same one. */
 static void fill_lut(uint8_t *lut)
 {
-    for (int v = 0; v < 256; v++) {
-        int x = (v - 128) * 3 / 2 + 140;
-
-        lut[v] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
-    }
+    for (int v = 0; v < 256; v++)
+        lut[v] = (uint8_t)(255 - v);
 }
 
 /* A small image checked value by value against the formula and the layout. */
@@ -70,6 +72,8 @@ static void simd_matches_the_reference(void **state)
     uint8_t lut[256];
     (void)state;
     fill_lut(lut);
+    if (!__builtin_cpu_supports("avx2"))
+        print_message("no AVX2 on this CPU: finish_float is the reference here\n");
     srand(7);
     for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++)
         for (uint32_t channels = 1; channels <= 3; channels += 2)
