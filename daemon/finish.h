@@ -1,7 +1,7 @@
 /*
- * finish.h: the float32 end of the image pipeline. The warped 8-bit pixels
- * (after the photometric table, if any) become normalised floats in the
- * sample's layout.
+ * finish.h: the end of the image pipeline. The warped 8-bit pixels go
+ * through the photometric table, if any, and become normalised floats or
+ * stay bytes, in the sample's layout.
  *
  * Pure: no I/O, no allocation.
  */
@@ -36,5 +36,18 @@ void finish_float(const finish_norm_t *norm, const uint8_t *lut, const uint8_t *
 /* finish_float with the portable loop only: the reference tests compare with. */
 void finish_float_reference(const finish_norm_t *norm, const uint8_t *lut, const uint8_t *src,
                             size_t pixels, uint32_t channels, int planar, float *out);
+
+/*
+ * The uint8 end, for NCHW or a photometric table (uint8 NHWC without one is
+ * written by the warp directly): writes lut[src[i * channels + c]]
+ * (src's byte itself when lut is NULL) in the layout, as finish_float. AVX2
+ * deinterleaves 3-channel NCHW without a table 16 pixels at a time.
+ */
+void finish_u8(const uint8_t *lut, const uint8_t *src, size_t pixels, uint32_t channels,
+               int planar, uint8_t *out);
+
+/* finish_u8 with the portable loop only. */
+void finish_u8_reference(const uint8_t *lut, const uint8_t *src, size_t pixels,
+                         uint32_t channels, int planar, uint8_t *out);
 
 #endif

@@ -106,7 +106,7 @@ static int pipeline_photometric(const augment_params_t *aug)
 /*
  * The last pass: photometric augmentation as a 256-entry table (contrast
  * about mid-grey 127.5, then brightness as a fraction of 255, clamped), then
- * the dtype (float32: finish.h) and the layout.
+ * the dtype and the layout (finish.h).
  */
 static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, void *out)
 {
@@ -127,16 +127,7 @@ static void pipeline_finish(const pipeline_t *p, const augment_params_t *aug, vo
         lut[v] = (uint8_t)lround(x);
     }
     if (img->dtype == DTYPE_UINT8) {
-        uint8_t *o = out;
-
-        if (img->layout == LAYOUT_NHWC || ch == 1) {
-            for (size_t i = 0; i < n * ch; i++)
-                o[i] = lut[src[i]];
-        } else {
-            for (size_t i = 0; i < n; i++)
-                for (uint32_t c = 0; c < ch; c++)
-                    o[c * n + i] = lut[src[i * ch + c]];
-        }
+        finish_u8(photometric ? lut : NULL, src, n, ch, img->layout == LAYOUT_NCHW, out);
         return;
     }
     norm.mean_std = img->has_mean_std;
