@@ -42,6 +42,7 @@ conn_t *conn_create(daemon_t *d)
     conn->daemon = d;
     conn->id = ++server->next_conn_id;
     conn->feed = -1;
+    conn->mailbox.fd = -1;
     conn->connected_ns = daemon_now_ns();
     conn->next = server->conns;
     if (server->conns != NULL)
@@ -54,6 +55,7 @@ conn_t *conn_create(daemon_t *d)
 void conn_on_closed(uv_handle_t *handle)
 {
     conn_t *conn = handle->data;
+    mailbox_destroy(&conn->mailbox);
     mogen_free(conn->rbuf);
     mogen_free(conn);
 }
@@ -66,10 +68,12 @@ void conn_close(conn_t *conn)
     if (conn->closing)
         return;
     conn->closing = 1;
+    if (conn->mailbox.page != NULL)
+        server_mailbox_removed(server);
     if (conn->feed >= 0) {
         feed_t *feed = &d->feeds[conn->feed];
         uint32_t held = conn->leases;
-        feed_detach(feed, conn);
+        held -= (uint32_t)feed_detach(feed, conn);
         conn->feed = -1;
         if (held > 0)
             log_info("client %llu closed holding %u slot%s of stream %s; they are free again",
@@ -160,7 +164,17 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         return;
     }
     conn->rlen += (size_t)nread;
+    if (conn->mailbox.page != NULL) {
+        /* What the client released in its mailbox came before what it
+         * sends now (a NEXT counts the slots it holds). */
+        server_mailbox_busy(&conn->daemon->server);
+        if (feed_sync_mailbox(&conn->daemon->feeds[conn->feed], conn) < 0)
+            return;
+    }
     conn_process(conn);
+    /* A RELEASE makes room for the next batch in a mailbox. */
+    if (!conn->closing && conn->feed >= 0)
+        feed_fill_mailboxes(&conn->daemon->feeds[conn->feed]);
     /* Only now give freed slots (RELEASE) and new positions (HELLO) to the
      * workers: the replies to this read went out first. And unless a client
      * is still waiting for a batch, not even now: waking a worker would
@@ -306,16 +320,18 @@ int conn_send_json(conn_t *conn, uint16_t type, jsonw_t *w)
 }
 
 /*
- * Sends a frame with fd attached to its first byte. libuv can pass only its
- * own handles, so this uses sendmsg() directly; it is legal only while
- * nothing else is queued on the connection (true at HELLO), so that the
- * bytes stay in order. Whatever the kernel did not take is queued normally.
+ * Sends a frame with fds[0..count) attached to its first byte (count is 1
+ * or 2). libuv can pass only its own handles, so this uses sendmsg()
+ * directly; it is legal only while nothing else is queued on the
+ * connection (true at HELLO), so that the bytes stay in order. Whatever the
+ * kernel did not take is queued normally.
  */
-int conn_send_with_fd(conn_t *conn, uint16_t type, const cJSON *body, int fd)
+int conn_send_with_fds(conn_t *conn, uint16_t type, const cJSON *body, const int *fds,
+                       size_t count)
 {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
     } control;
     struct msghdr msg;
     struct iovec iov;
@@ -325,6 +341,7 @@ int conn_send_with_fd(conn_t *conn, uint16_t type, const cJSON *body, int fd)
     ssize_t sent;
     uint8_t *frame;
 
+    assert(count >= 1 && count <= 2);
     if (conn->closing)
         return -EPIPE;
     if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->handle) > 0)
@@ -340,12 +357,12 @@ int conn_send_with_fd(conn_t *conn, uint16_t type, const cJSON *body, int fd)
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
     cmsg = CMSG_FIRSTHDR(&msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
 
     do
         sent = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);

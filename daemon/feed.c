@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "internal.h"
 #include "log.h"
+#include "mailbox_layout.h"
 
 /* Adds the tensors of one slot: images, one per output, row ids, error flags. */
 static void feed_build_layout(const feed_t *feed, ring_layout_t *layout)
@@ -284,6 +285,28 @@ static void feed_remove_waiter(feed_t *feed, size_t i)
     feed->waiter_count--;
 }
 
+/* Leases slot to conn as the stream's next batch and moves the deliver
+ * cursor past it. */
+static void feed_hand_out(feed_t *feed, conn_t *conn, uint32_t slot)
+{
+    ring_slot_lease(&feed->ring, slot, conn->id);
+    conn->leases++;
+    conn->batches++;
+    feed->batches_delivered++;
+    conn->epoch_seen = feed->ring.slots[slot].epoch;
+    feed_advance(feed, &feed->deliver_epoch, &feed->deliver_batch);
+}
+
+/* The client wrote into its mailbox's `taken` a count it had no right to:
+ * nothing it says can be trusted any more. */
+static void feed_mailbox_broken(conn_t *conn)
+{
+    conn_send_error(conn, "bad_mailbox", 1,
+                    "the mailbox says %u batches taken, but %u were posted; only the posted "
+                    "batch may be taken", (unsigned)mailbox_taken(&conn->mailbox),
+                    (unsigned)conn->mailbox.posted);
+}
+
 /*
  * Answers the oldest waiting NEXT if it can be answered: with END_OF_EPOCH
  * when the client has not yet been told the epoch it was in has ended, else
@@ -324,19 +347,126 @@ static int feed_serve_one(feed_t *feed)
     }
     feed_remove_waiter(feed, 0);
     conn->waiting = 0;
-    ring_slot_lease(&feed->ring, (uint32_t)slot, conn->id);
-    conn->leases++;
-    conn->batches++;
-    feed->batches_delivered++;
-    feed_advance(feed, &feed->deliver_epoch, &feed->deliver_batch);
+    feed_hand_out(feed, conn, (uint32_t)slot);
     service_send_batch(conn, feed, (uint32_t)slot);
     return 1;
+}
+
+/*
+ * Posts the next batch into conn's mailbox if the mailbox is empty and
+ * the batch can go that way: it is READY, no NEXT of any client is queued
+ * before it (those are answered in order first), the client need not
+ * first be told that its epoch ended, and no file of the batch failed (the
+ * failures travel in BATCH). Anything else waits for the client's NEXT,
+ * which the socket answers as always.
+ */
+static void feed_post_to_mailbox(feed_t *feed, conn_t *conn)
+{
+    int pending, slot;
+
+    if (conn->mailbox.page == NULL || conn->closing || conn->waiting ||
+        conn->feed != (int)feed->index)
+        return;
+    if (feed->failed || feed->waiter_count > 0 || feed->deliver_epoch != conn->epoch_seen)
+        return;
+    if (conn->leases + 1 >= feed->ring.slot_count)
+        return;
+    pending = mailbox_pending(&conn->mailbox);
+    if (pending < 0) {
+        feed_mailbox_broken(conn);
+        return;
+    }
+    if (pending > 0)
+        return;
+    slot = ring_find_ready(&feed->ring, feed->deliver_epoch, feed->deliver_batch, feed->generation);
+    if (slot < 0 || feed->slot_failure_count[slot] > 0)
+        return;
+    feed_hand_out(feed, conn, (uint32_t)slot);
+    mailbox_post(&conn->mailbox, (uint32_t)slot, feed->ring.slots[slot].epoch,
+                 feed->ring.slots[slot].batch, feed->ring.slots[slot].sample_count);
+}
+
+void feed_fill_mailboxes(feed_t *feed)
+{
+    conn_t *next;
+
+    for (conn_t *c = feed->daemon->server.conns; c != NULL; c = next) {
+        next = c->next; /* a client that broke its mailbox is closed and unlinked */
+        feed_post_to_mailbox(feed, c);
+    }
+}
+
+int feed_answer_from_mailbox(feed_t *feed, conn_t *conn)
+{
+    int pending;
+
+    if (conn->mailbox.page == NULL)
+        return 0;
+    pending = mailbox_pending(&conn->mailbox);
+    if (pending < 0) {
+        feed_mailbox_broken(conn);
+        return -1;
+    }
+    if (pending == 0)
+        return 0;
+    mailbox_take(&conn->mailbox);
+    service_send_batch(conn, feed, conn->mailbox.slot);
+    return 1;
+}
+
+int feed_sync_mailbox(feed_t *feed, conn_t *conn)
+{
+    uint32_t slot;
+    int rc, freed = 0;
+
+    if (conn->mailbox.page == NULL || conn->closing)
+        return 0;
+    while ((rc = mailbox_next_release(&conn->mailbox, &slot)) > 0) {
+        if (feed_release(feed, conn, slot) < 0) {
+            conn_send_error(conn, "bad_mailbox", 1,
+                            "slot %u, released through the mailbox, is not a slot this client "
+                            "has taken", slot);
+            return -1;
+        }
+        freed++;
+    }
+    if (rc < 0) {
+        conn_send_error(conn, "bad_mailbox", 1,
+                        "the mailbox says more slots released than the %d it has room for",
+                        MOGEN_MAILBOX_RELEASES);
+        return -1;
+    }
+    return freed;
+}
+
+int feeds_poll_mailboxes(daemon_t *d)
+{
+    int changed = 0;
+    conn_t *next;
+
+    for (conn_t *c = d->server.conns; c != NULL; c = next) {
+        next = c->next; /* a client that broke its mailbox is closed and unlinked */
+        if (c->mailbox.page != NULL && !c->closing && c->feed >= 0) {
+            feed_t *feed = &d->feeds[c->feed];
+            uint32_t posted = c->mailbox.posted;
+            int freed = feed_sync_mailbox(feed, c);
+            if (freed < 0)
+                continue;
+            feed_post_to_mailbox(feed, c);
+            if (freed > 0 || c->mailbox.posted != posted)
+                changed = 1;
+        }
+    }
+    if (changed)
+        worker_pool_pump(&d->pool);
+    return changed;
 }
 
 void feed_serve_waiters(feed_t *feed)
 {
     while (feed_serve_one(feed))
         ;
+    feed_fill_mailboxes(feed);
 }
 
 void feed_request_next(feed_t *feed, conn_t *conn)
@@ -357,8 +487,49 @@ void feed_request_next(feed_t *feed, conn_t *conn)
     feed_serve_waiters(feed);
 }
 
-void feed_detach(feed_t *feed, conn_t *conn)
+/*
+ * conn is leaving with a batch in its mailbox that it never took. The batch
+ * goes back to the stream, to be handed out next, when nothing has moved
+ * past it: the deliver cursor is just after it and no other client of the
+ * stream has been told that its epoch ended. Otherwise (another client
+ * took a later batch meanwhile) it is dropped like every batch a departing
+ * client holds. Returns 1 when it went back.
+ */
+static int feed_return_untaken(feed_t *feed, conn_t *conn)
 {
+    const mailbox_t *mb = &conn->mailbox;
+    uint32_t epoch = mb->epoch, batch = mb->batch;
+    ring_slot_t *s = &feed->ring.slots[mb->slot];
+
+    if (s->state != SLOT_LEASED || s->lease_owner != conn->id)
+        return 0;
+    feed_advance(feed, &epoch, &batch);
+    if (epoch != feed->deliver_epoch || batch != feed->deliver_batch)
+        goto dropped;
+    for (const conn_t *c = feed->daemon->server.conns; c != NULL; c = c->next)
+        if (c != conn && c->feed == (int)feed->index && c->epoch_seen != mb->epoch)
+            goto dropped;
+    ring_slot_unlease(&feed->ring, mb->slot);
+    conn->leases--;
+    conn->batches--;
+    feed->batches_delivered--;
+    feed->deliver_epoch = mb->epoch;
+    feed->deliver_batch = mb->batch;
+    log_info("client %llu closed before taking epoch %u batch %u from its mailbox; it goes "
+             "to the next client", (unsigned long long)conn->id, mb->epoch, mb->batch);
+    return 1;
+
+dropped:
+    log_warn("client %llu closed before taking epoch %u batch %u from its mailbox, and other "
+             "clients of stream %s have moved past it: the batch is dropped",
+             (unsigned long long)conn->id, mb->epoch, mb->batch, feed->config->name);
+    return 0;
+}
+
+int feed_detach(feed_t *feed, conn_t *conn)
+{
+    int returned = 0;
+
     for (size_t i = 0; i < feed->waiter_count;) {
         if (feed->waiters[i].conn == conn)
             feed_remove_waiter(feed, i);
@@ -366,6 +537,8 @@ void feed_detach(feed_t *feed, conn_t *conn)
             i++;
     }
     conn->waiting = 0;
+    if (conn->mailbox.page != NULL && mailbox_pending(&conn->mailbox) > 0)
+        returned = feed_return_untaken(feed, conn);
     for (uint32_t i = 0; i < feed->ring.slot_count; i++) {
         ring_slot_t *s = &feed->ring.slots[i];
         if (s->state == SLOT_LEASED && s->lease_owner == conn->id) {
@@ -376,6 +549,10 @@ void feed_detach(feed_t *feed, conn_t *conn)
     conn->leases = 0;
     if (feed->attached > 0)
         feed->attached--;
+    /* Others may be waiting for the batch that went back. */
+    if (returned)
+        feed_serve_waiters(feed);
+    return returned;
 }
 
 int feed_release(feed_t *feed, conn_t *conn, uint32_t slot)
@@ -387,6 +564,9 @@ int feed_release(feed_t *feed, conn_t *conn, uint32_t slot)
     s = &feed->ring.slots[slot];
     if (s->state != SLOT_LEASED || s->lease_owner != conn->id)
         return -EPERM;
+    if (conn->mailbox.page != NULL && slot == conn->mailbox.slot &&
+        mailbox_pending(&conn->mailbox) > 0)
+        return -EAGAIN;
     ring_slot_release(&feed->ring, slot);
     feed_clear_slot_failures(feed, slot);
     conn->leases--;

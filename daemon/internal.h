@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "mailbox.h"
 #include "ring.h"
 #include "scheduler.h"
 
@@ -141,10 +142,27 @@ void feed_request_next(feed_t *feed, conn_t *conn);
 void feed_serve_waiters(feed_t *feed);
 /* 1 when a NEXT of any stream is waiting for a batch. */
 int feeds_have_waiters(const daemon_t *d);
-/* Drops conn's waiting NEXTs and gives back its leases (disconnect). */
-void feed_detach(feed_t *feed, conn_t *conn);
-/* RELEASE of slot by conn; returns 0 or -EPERM when conn does not hold it. */
+/* Drops conn's waiting NEXTs and gives back its leases (disconnect); a
+ * batch posted in its mailbox and not taken goes back to the stream when
+ * it can. Returns 1 when that happened. */
+int feed_detach(feed_t *feed, conn_t *conn);
+/* RELEASE of slot by conn; returns 0, -EPERM when conn does not hold it,
+ * -EAGAIN when it is the batch posted in conn's mailbox and not yet taken. */
 int feed_release(feed_t *feed, conn_t *conn, uint32_t slot);
+/* Posts the next batch to every mailbox of the feed that is empty, when
+ * that batch is READY, in order and plain (see feed.c). */
+void feed_fill_mailboxes(feed_t *feed);
+/* Frees the slots conn's client released through its mailbox. Returns how
+ * many, or -1 when conn was closed for releasing one it does not hold. */
+int feed_sync_mailbox(feed_t *feed, conn_t *conn);
+/* Every mailbox: frees what was released there, posts what can be posted,
+ * and gives freed slots to the workers. Returns 1 when anything changed. */
+int feeds_poll_mailboxes(daemon_t *d);
+/* A NEXT from conn while its mailbox holds a batch it has not taken: marks
+ * it taken and answers with it. Returns 1 when it answered, 0 when the
+ * mailbox is empty (or conn has none), -1 when conn was closed for
+ * writing nonsense into its mailbox. */
+int feed_answer_from_mailbox(feed_t *feed, conn_t *conn);
 
 /* ------------------------------------------------------------------------
  * worker.c: the pool of worker processes.
@@ -260,6 +278,7 @@ struct conn {
                              * client is not reading, so neither do we. */
     uint32_t errors_logged; /* ERRORs that kept it open, logged so far. */
     uint64_t connected_ns;
+    mailbox_t mailbox;      /* page is NULL unless HELLO asked for one. */
 };
 
 /* ERRORs that keep a connection open are logged this many times per
@@ -285,7 +304,19 @@ typedef struct server {
     uint32_t max_conns;     /* SERVER_MAX_CONNECTIONS, or fewer when the
                              * descriptor limit allows fewer. */
     uint64_t next_conn_id;
+    uv_timer_t mailbox_poll;   /* Reads the mailboxes while any client has one. */
+    int mailbox_poll_open;
+    uint32_t mailbox_conns;    /* Open connections with a mailbox. */
+    uint32_t mailbox_idle_ticks; /* Polls in a row that found nothing to do. */
+    uint64_t mailbox_interval; /* SERVER_MAILBOX_POLL_MS or the idle one. */
 } server_t;
+
+/* How often the mailboxes are read: every millisecond while batches move,
+ * every 20 ms after a second with nothing taken or released. A client's
+ * socket traffic brings the fast pace back at once. */
+#define SERVER_MAILBOX_POLL_MS 1
+#define SERVER_MAILBOX_IDLE_POLL_MS 20
+#define SERVER_MAILBOX_IDLE_TICKS 1000
 
 /* Returns -EADDRINUSE with a message when a daemon already answers at
  * path, else 0. Changes nothing: main.c asks before the (possibly long)
@@ -308,6 +339,11 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen);
 /* Sends every connection ERROR shutting_down and closes it; closes the
  * listener; unlinks the socket file. */
 void server_stop(server_t *server);
+/* A connection got (or lost) a mailbox: the poll runs while any has one. */
+void server_mailbox_added(server_t *server);
+void server_mailbox_removed(server_t *server);
+/* A client with a mailbox spoke on its socket: poll at the fast pace. */
+void server_mailbox_busy(server_t *server);
 
 conn_t *conn_create(daemon_t *d);
 /* Starts reading from an accepted connection. */
@@ -317,8 +353,9 @@ void conn_close(conn_t *conn);
 void conn_on_closed(uv_handle_t *handle);
 /* Queues one frame; closes the conn when too much is queued. */
 int conn_send(conn_t *conn, uint16_t type, const struct cJSON *body);
-/* Sends a frame with the fd attached (SCM_RIGHTS). */
-int conn_send_with_fd(conn_t *conn, uint16_t type, const struct cJSON *body, int fd);
+/* Sends a frame with fds[0..count) attached (SCM_RIGHTS; count 1 or 2). */
+int conn_send_with_fds(conn_t *conn, uint16_t type, const struct cJSON *body, const int *fds,
+                       size_t count);
 /*
  * Queues one frame whose body is the text of w, which must have been started
  * with jsonw_init(w, MOGEN_FRAME_HEADER_SIZE): the header goes into that room

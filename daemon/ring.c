@@ -385,6 +385,15 @@ void ring_slot_release(ring_t *ring, uint32_t slot)
     s->lease_owner = 0;
 }
 
+void ring_slot_unlease(ring_t *ring, uint32_t slot)
+{
+    ring_slot_t *s = ring_slot(ring, slot);
+
+    assert(s->state == SLOT_LEASED);
+    s->state = SLOT_READY;
+    s->lease_owner = 0;
+}
+
 void ring_slot_discard(ring_t *ring, uint32_t slot)
 {
     ring_slot_t *s = ring_slot(ring, slot);

@@ -14,6 +14,7 @@
  *
  *   FREE -> FILLING -> READY -> LEASED -> FREE
  *             \---------\--------> FREE   (discarded: stale or reset)
+ *                          READY <- LEASED (posted to a mailbox, never taken)
  */
 #ifndef MOGEN_RING_H
 #define MOGEN_RING_H
@@ -130,6 +131,8 @@ void ring_slot_begin_fill(ring_t *ring, uint32_t slot, uint32_t epoch, uint32_t 
 void ring_slot_finish_fill(ring_t *ring, uint32_t slot, uint32_t sample_count);
 void ring_slot_lease(ring_t *ring, uint32_t slot, uint64_t owner);
 void ring_slot_release(ring_t *ring, uint32_t slot);
+/* LEASED -> READY: a batch handed to a client that never took it. */
+void ring_slot_unlease(ring_t *ring, uint32_t slot);
 void ring_slot_discard(ring_t *ring, uint32_t slot); /* FILLING or READY -> FREE. */
 
 /* Returns a FREE slot, or -1. */

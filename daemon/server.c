@@ -202,6 +202,46 @@ static uint32_t server_connection_budget(void)
     return SERVER_MAX_CONNECTIONS;
 }
 
+static void server_on_mailbox_poll(uv_timer_t *timer)
+{
+    daemon_t *d = timer->data;
+    server_t *server = &d->server;
+
+    if (feeds_poll_mailboxes(d)) {
+        server_mailbox_busy(server);
+        return;
+    }
+    if (++server->mailbox_idle_ticks == SERVER_MAILBOX_IDLE_TICKS) {
+        server->mailbox_interval = SERVER_MAILBOX_IDLE_POLL_MS;
+        uv_timer_start(timer, server_on_mailbox_poll, server->mailbox_interval,
+                       server->mailbox_interval);
+    }
+}
+
+void server_mailbox_busy(server_t *server)
+{
+    server->mailbox_idle_ticks = 0;
+    if (server->mailbox_conns > 0 && server->mailbox_interval != SERVER_MAILBOX_POLL_MS) {
+        server->mailbox_interval = SERVER_MAILBOX_POLL_MS;
+        uv_timer_start(&server->mailbox_poll, server_on_mailbox_poll, server->mailbox_interval,
+                       server->mailbox_interval);
+    }
+}
+
+void server_mailbox_added(server_t *server)
+{
+    if (server->mailbox_conns++ == 0) {
+        server->mailbox_interval = 0; /* so that busy() starts the timer */
+        server_mailbox_busy(server);
+    }
+}
+
+void server_mailbox_removed(server_t *server)
+{
+    if (--server->mailbox_conns == 0 && server->mailbox_poll_open)
+        uv_timer_stop(&server->mailbox_poll);
+}
+
 int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
 {
     const config_t *cfg = d->config;
@@ -210,6 +250,9 @@ int server_start(server_t *server, daemon_t *d, char *err, size_t errlen)
 
     memset(server, 0, sizeof(*server));
     server->max_conns = server_connection_budget();
+    uv_timer_init(d->loop, &server->mailbox_poll);
+    server->mailbox_poll.data = d;
+    server->mailbox_poll_open = 1;
     rc = server_check_socket_path(cfg->socket_path, err, errlen);
     if (rc < 0)
         return rc;
@@ -266,6 +309,10 @@ void server_stop(server_t *server)
         conn_send_error(server->conns, "shutting_down", 1,
                         "mogend is stopping; connect again once it is back (a client "
                         "resumes where it stopped with start = its position)");
+    if (server->mailbox_poll_open) {
+        uv_close((uv_handle_t *)&server->mailbox_poll, NULL);
+        server->mailbox_poll_open = 0;
+    }
     if (server->listener_open) {
         uv_close((uv_handle_t *)&server->listener, NULL);
         server->listener_open = 0;

@@ -98,10 +98,31 @@ static cJSON *service_image_json(const image_config_t *img)
     return obj;
 }
 
-static void service_send_welcome(conn_t *conn, feed_t *feed, int want_fd)
+/*
+ * Gives conn a mailbox when it asked for one and can receive it. A mailbox
+ * only saves time, so one that cannot be made is logged and the client
+ * goes on without it. Returns 1 when conn has one.
+ */
+static int service_open_mailbox(conn_t *conn, int want_mailbox, int want_fd)
+{
+    char err[256];
+
+    if (!want_mailbox || !want_fd)
+        return 0;
+    if (mailbox_create(&conn->mailbox, err, sizeof(err)) < 0) {
+        log_warn("client %llu: no mailbox (%s); its batches come over the socket",
+                 (unsigned long long)conn->id, err);
+        return 0;
+    }
+    server_mailbox_added(&conn->daemon->server);
+    return 1;
+}
+
+static void service_send_welcome(conn_t *conn, feed_t *feed, int want_fd, int want_mailbox)
 {
     const daemon_t *d = conn->daemon;
     cJSON *body = cJSON_CreateObject();
+    int has_mailbox = service_open_mailbox(conn, want_mailbox, want_fd);
     int rc;
 
     cJSON_AddNumberToObject(body, "version", MOGEN_PROTOCOL_VERSION);
@@ -124,12 +145,17 @@ static void service_send_welcome(conn_t *conn, feed_t *feed, int want_fd)
     cJSON_AddItemToObject(body, "tensors", service_layout_json(feed));
     cJSON_AddItemToObject(body, "outputs", service_outputs_json(d->dataset));
     cJSON_AddItemToObject(body, "image", service_image_json(&d->config->image));
+    cJSON_AddBoolToObject(body, "mailbox", has_mailbox);
 
-    if (want_fd)
-        rc = conn_send_with_fd(conn, MOGEN_MSG_WELCOME, body, feed->ring.fd);
-    else
+    if (want_fd) {
+        int fds[2] = {feed->ring.fd, conn->mailbox.fd};
+        rc = conn_send_with_fds(conn, MOGEN_MSG_WELCOME, body, fds, has_mailbox ? 2 : 1);
+    } else {
         rc = conn_send(conn, MOGEN_MSG_WELCOME, body);
+    }
     cJSON_Delete(body);
+    /* The client has its own descriptor now; the mapping is all we need. */
+    mailbox_close_fd(&conn->mailbox);
     if (rc == -EBUSY)
         conn_send_error(conn, "bad_request", 1,
                         "HELLO was sent before earlier replies were read; send HELLO first");
@@ -148,8 +174,9 @@ static void service_hello(conn_t *conn, const cJSON *req)
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req, "stream");
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(req, "start");
     const cJSON *want_fd_item = cJSON_GetObjectItemCaseSensitive(req, "want_fd");
+    const cJSON *mailbox_item = cJSON_GetObjectItemCaseSensitive(req, "mailbox");
     uint32_t rank = 0, world = 1, epoch = 0, batch = 0;
-    int has_start = 0, want_fd = 1, index;
+    int has_start = 0, want_fd = 1, want_mailbox = 0, index;
     feed_t *feed;
 
     if (conn->feed >= 0) {
@@ -205,6 +232,13 @@ static void service_hello(conn_t *conn, const cJSON *req)
         }
         want_fd = cJSON_IsTrue(want_fd_item);
     }
+    if (mailbox_item != NULL) {
+        if (!cJSON_IsBool(mailbox_item)) {
+            conn_send_error(conn, "bad_request", 1, "\"mailbox\" must be true or false");
+            return;
+        }
+        want_mailbox = cJSON_IsTrue(mailbox_item);
+    }
     if (!want_fd && feed->ring.shm_path == NULL) {
         conn_send_error(conn, "no_shm_path", 1,
                         "want_fd is false but this mogend shares memory only as file "
@@ -248,7 +282,7 @@ static void service_hello(conn_t *conn, const cJSON *req)
     log_info("client %llu attached to stream %s at epoch %u batch %u",
              (unsigned long long)conn->id, feed->config->name, feed->deliver_epoch,
              feed->deliver_batch);
-    service_send_welcome(conn, feed, want_fd);
+    service_send_welcome(conn, feed, want_fd, want_mailbox);
 }
 
 static void service_next(conn_t *conn)
@@ -264,6 +298,10 @@ static void service_next(conn_t *conn)
         conn_send_error(conn, "bad_request", 0, "NEXT while an earlier NEXT is still pending");
         return;
     }
+    /* The batch was posted while the client was deciding to ask: it is
+     * already leased to it, so no limit below applies. */
+    if (feed_answer_from_mailbox(feed, conn) != 0)
+        return;
     if (conn->leases + 1 >= feed->ring.slot_count) {
         conn_send_error(conn, "too_many_leases", 0,
                         "this client holds %u of the stream's %u slots; RELEASE one first",
@@ -295,7 +333,10 @@ static void service_release(conn_t *conn, const cJSON *req)
         return;
     }
     rc = feed_release(&conn->daemon->feeds[conn->feed], conn, slot);
-    if (rc < 0)
+    if (rc == -EAGAIN)
+        conn_send_error(conn, "not_leased", 0,
+                        "slot %u is posted in this client's mailbox and not taken yet", slot);
+    else if (rc < 0)
         conn_send_error(conn, "not_leased", 0, "slot %u is not leased to this client", slot);
     /* The freed slot gets a worker in conn_on_read(), after the replies to
      * this read are written: a client's RELEASE+NEXT is answered first. */

@@ -170,6 +170,10 @@ static cJSON *status_clients_json(const daemon_t *d)
         cJSON_AddNumberToObject(obj, "leased", c->leases);
         cJSON_AddNumberToObject(obj, "batches", (double)c->batches);
         cJSON_AddBoolToObject(obj, "waiting", c->waiting);
+        if (c->mailbox.page != NULL)
+            cJSON_AddNumberToObject(obj, "mailbox_posted", c->mailbox.posted);
+        else
+            cJSON_AddNullToObject(obj, "mailbox_posted");
         cJSON_AddNumberToObject(obj, "connected_s", (double)(now - c->connected_ns) / 1e9);
         cJSON_AddItemToArray(clients, obj);
     }

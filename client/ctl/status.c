@@ -133,16 +133,18 @@ static void print_clients(const cJSON *root)
         printf("\nno clients attached to a stream\n");
         return;
     }
-    printf("\n%-7s %-14s %7s %9s %8s %10s\n", "CLIENT", "STREAM", "LEASED", "BATCHES", "WAITING",
-           "CONNECTED");
+    printf("\n%-7s %-14s %7s %9s %8s %8s %10s\n", "CLIENT", "STREAM", "LEASED", "BATCHES",
+           "WAITING", "MAILBOX", "CONNECTED");
     cJSON_ArrayForEach(c, clients) {
         char age[32];
         if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "stream")))
             continue; /* A control connection, such as this command's own. */
         format_duration(json_number(c, "connected_s"), age, sizeof(age));
-        printf("%-7.0f %-14s %7.0f %9.0f %8s %10s\n", json_number(c, "id"),
+        printf("%-7.0f %-14s %7.0f %9.0f %8s %8s %10s\n", json_number(c, "id"),
                json_string(c, "stream"), json_number(c, "leased"), json_number(c, "batches"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "waiting")) ? "yes" : "no", age);
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "waiting")) ? "yes" : "no",
+               cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "mailbox_posted")) ? "yes" : "no",
+               age);
     }
 }
 

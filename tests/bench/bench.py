@@ -17,9 +17,9 @@ decode-only ceiling (build/bench/bench_ceiling: TurboJPEG on every CPU).
 Workload B: Fashion-MNIST PNGs (28x28 gray), batch 64, flip only: per-batch
 overhead dominates. mogen vs DataLoader.
 
-Also: the RELEASE+NEXT round trip with batch_size 1 (Python client and C
-client), the 1,000,000-row CSV load (build/bench/bench_csv) and the one-core
-decode vs decode+warp split (build/bench/bench_pipeline) when those exist.
+Also: the RELEASE+NEXT round trip with batch_size 1 (the Python client with
+its mailbox and over the socket, and the C client), the 1,000,000-row CSV
+load (build/bench/bench_csv) and the one-core decode vs decode+warp split (build/bench/bench_pipeline) when those exist.
 
 Nothing printed is a constant: every figure comes from this run.
 """
@@ -259,7 +259,8 @@ def summary(results):
             check("daemon PSS growth over the same", f"{d:+.1f} MB", "flat (< 5 MB)",
                   abs(d) < 5)
     rtt = results.get("round_trip") or {}
-    for k, label in (("python_median_us", "Python client"), ("c_median_us", "C client")):
+    for k, label in (("python_median_us", "Python client (mailbox)"),
+                     ("c_median_us", "C client")):
         if rtt.get(k) is not None:
             check(f"NEXT+RELEASE round trip, {label}, median", f"{rtt[k]:.1f} us",
                   f"< {TARGET_RTT_US:g} us", rtt[k] < TARGET_RTT_US)
@@ -443,15 +444,19 @@ def main():
         if "error" in rtt:
             print("  FAILED: " + rtt["error"])
         else:
-            print(f"  Python client: median {rtt['python_median_us']:.1f} us, "
+            way = "mailbox" if rtt.get("python_mailbox") else "socket (no mailbox granted)"
+            print(f"  Python client ({way}): median {rtt['python_median_us']:.1f} us, "
                   f"p90 {rtt['python_p90_us']:.1f} us; back to back "
-                  f"{rtt['python_batches_per_s']:.0f} batches/s")
-            print(f"  Python, RELEASE sent after the BATCH reply instead of before NEXT: "
-                  f"median {rtt['python_next_first_median_us']:.1f} us")
+                  f"{rtt['python_batches_per_s']:.0f} batches/s (runs: "
+                  f"{', '.join(f'{v:.1f}' for v in rtt['python_runs_us'])})")
+            print(f"  Python client over the socket (mailbox=False): median "
+                  f"{rtt['python_over_socket_median_us']:.1f} us (runs: "
+                  f"{', '.join(f'{v:.1f}' for v in rtt['python_over_socket_runs_us'])})")
+            print(f"  Python over the socket, RELEASE sent after the BATCH reply instead of "
+                  f"before NEXT: median {rtt['python_next_first_median_us']:.1f} us")
             print(f"  floor: Python request/reply over a Unix socket pair to an echo process, "
                   f"same pacing: median {rtt['python_socket_floor_us']:.1f} us "
-                  f"(runs alternated with the client's: "
-                  f"{', '.join(f'{v:.1f}' for v in rtt['python_runs_us'])} vs "
+                  f"(runs alternated with the clients': "
                   f"{', '.join(f'{v:.1f}' for v in rtt['python_floor_runs_us'])})")
             if "c_median_us" in rtt:
                 print(f"  C client:      median {rtt['c_median_us']:.1f} us, "
@@ -465,7 +470,8 @@ def main():
             else:
                 print("  C client: " + rtt.get("c_error", "not run"))
             over = [f"{name} +{rtt[k]:.1f} us" for name, k in
-                    (("Python", "python_over_floor_us"), ("C", "c_over_floor_us")) if k in rtt]
+                    (("Python over the socket", "python_over_floor_us"),
+                     ("C", "c_over_floor_us")) if k in rtt]
             print("  above the floor (mogen's own part; steadier than the medians on a shared "
                   "host, so compare commits by it): " + ", ".join(over))
     c = results.get("csv_1m")

@@ -314,30 +314,39 @@ def run_mogen_rtt(spec):
     count, pause = spec.get("count", 2000), spec.get("pause_us", 2000)
     out = {"count": count, "pause_us": pause}
     try:
+        # The default client (with its mailbox, where the daemon posts the
+        # next batch ahead), the same over the socket (mailbox=False), and
+        # the machine's Python floor (_socket_floor), alternated twice as
+        # for C below: the floor drifts on a shared machine.
         client = mogen.Client(sock, "train", copy=False)
+        over_socket = mogen.Client(sock, "train", copy=False, mailbox=False)
+        out["python_mailbox"] = client.welcome.get("mailbox") is True
         for _ in range(20):
             client.next_batch()
-        # The client and the machine's Python floor (_socket_floor),
-        # alternated twice as for C below: the floor drifts on a shared machine.
-        runs = {"python": [], "floor": []}
+            over_socket.next_batch()
+        runs = {"python": [], "socket": [], "floor": []}
         times = []
         for _ in range(2):
-            run = []
-            for _ in range(count):
-                time.sleep(pause / 1e6)
-                t0 = time.perf_counter()
-                client.next_batch()
-                run.append((time.perf_counter() - t0) * 1e6)
-            times += run
-            runs["python"].append(median(run))
+            for name, c in (("python", client), ("socket", over_socket)):
+                run = []
+                for _ in range(count):
+                    time.sleep(pause / 1e6)
+                    t0 = time.perf_counter()
+                    c.next_batch()
+                    run.append((time.perf_counter() - t0) * 1e6)
+                if name == "python":
+                    times += run
+                runs[name].append(median(run))
             runs["floor"].append(_socket_floor(count, pause))
         times.sort()
         out["python_median_us"] = median(runs["python"])
         out["python_p90_us"] = times[int(0.9 * (len(times) - 1))]
+        out["python_over_socket_median_us"] = median(runs["socket"])
+        out["python_over_socket_runs_us"] = runs["socket"]
         out["python_socket_floor_us"] = median(runs["floor"])
         out["python_runs_us"] = runs["python"]
         out["python_floor_runs_us"] = runs["floor"]
-        out["python_over_floor_us"] = median([c - f for c, f in zip(runs["python"],
+        out["python_over_floor_us"] = median([c - f for c, f in zip(runs["socket"],
                                                                      runs["floor"])])
         t0 = time.perf_counter()
         n = 0
@@ -345,12 +354,13 @@ def run_mogen_rtt(spec):
             client.next_batch()
             n += 1
         out["python_batches_per_s"] = n / (time.perf_counter() - t0)
-        # The same, but RELEASE of the previous slot sent after BATCH arrived,
-        # so that the daemon's refill of that slot (a job sent to a worker)
-        # happens after its reply instead of before it.
-        client.release()
-        out["python_next_first_median_us"] = _next_then_release(client, count, pause)
         client.close()
+        # Over the socket, but RELEASE of the previous slot sent after BATCH
+        # arrived, so that the daemon's refill of that slot (a job sent to a
+        # worker) happens after its reply instead of before it.
+        over_socket.release()
+        out["python_next_first_median_us"] = _next_then_release(over_socket, count, pause)
+        over_socket.close()
         time.sleep(0.2)
         exe = os.path.join(spec["build"], "bench", "bench_rtt")
         if os.access(exe, os.X_OK):

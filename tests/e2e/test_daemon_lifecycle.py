@@ -155,22 +155,28 @@ def test_clients_are_told_the_daemon_is_stopping(dataset):
     """At SIGTERM every client gets ERROR shutting_down before its connection
     closes: the Python client raises ShuttingDown (a DaemonGone) instead of
     a bare "Broken pipe", although its next write fails before it reads that
-    ERROR. (libmogen's side: tests/unit/test_client_socket.c.)"""
-    with Mogend(dataset, config(dataset), workers=1) as d:
-        c = mogen.Client(d.socket, "train")
-        c.next_batch()
-        d.stop()
-        with pytest.raises(mogen.ShuttingDown, match="mogend is stopping") as caught:
+    ERROR. (libmogen's side: tests/unit/test_client_socket.c.) A batch
+    already posted in the client's mailbox is still its to take (the memory
+    stays mapped): then the request after it raises."""
+    for mailbox in (False, True):
+        with Mogend(dataset, config(dataset), workers=1) as d:
+            c = mogen.Client(d.socket, "train", mailbox=mailbox)
             c.next_batch()
-        assert isinstance(caught.value, mogen.DaemonGone)
-        c.close()
+            time.sleep(0.1)  # the next batch is posted, with a mailbox
+            d.stop()
+            with pytest.raises(mogen.ShuttingDown, match="mogend is stopping") as caught:
+                c.next_batch()
+                if mailbox:
+                    c.next_batch()
+            assert isinstance(caught.value, mogen.DaemonGone)
+            c.close()
 
 
 def test_sigterm_while_serving_exits_zero_and_reaps_workers(dataset):
     d = Mogend(dataset, config(dataset), workers=2)
     workers = d.worker_pids()
     assert len(workers) == 2
-    c = mogen.Client(d.socket, "train")
+    c = mogen.Client(d.socket, "train", mailbox=False)
     c.next_batch()   # holds a slot while the daemon stops
     d.stop()         # asserts exit 0 and no socket
     for pid in workers:

@@ -68,7 +68,8 @@ def test_a_worker_stuck_on_a_batch_is_killed_and_the_batch_redone(dataset):
     is killed after batch_timeout; a replacement redoes the batch, and the
     epoch still holds every row once."""
     with Mogend(dataset, config(dataset, shuffle=False, batch_timeout=2), workers=1) as d:
-        client = mogen.Client(d.socket, "train", timeout=30)
+        # Over the socket, so that the whole ring fills with ready batches.
+        client = mogen.Client(d.socket, "train", timeout=30, mailbox=False)
         deadline = time.monotonic() + 10
         while mogen.status(d.socket)["streams"][0]["slots"]["ready"] < 4:
             assert time.monotonic() < deadline, "the ring never filled"
@@ -102,7 +103,7 @@ def test_batch_timeout_zero_never_kills(dataset):
     middle of a batch for longer than a timeout would allow stays, and
     finishes the batch once it runs again."""
     with Mogend(dataset, config(dataset, batch_timeout=0), workers=1) as d:
-        client = mogen.Client(d.socket, "train", timeout=30)
+        client = mogen.Client(d.socket, "train", timeout=30, mailbox=False)
         deadline = time.monotonic() + 10
         while mogen.status(d.socket)["streams"][0]["slots"]["ready"] < 4:
             assert time.monotonic() < deadline, "the ring never filled"
@@ -130,7 +131,7 @@ def test_killed_client_gives_its_slots_back(dataset):
 import sys, time
 sys.path.insert(0, {str(REPO / 'client' / 'python')!r})
 import mogen
-c = mogen.Client({d.socket!r}, "train")
+c = mogen.Client({d.socket!r}, "train", mailbox=False)
 c.next_batch()
 print("holding", flush=True)
 time.sleep(60)

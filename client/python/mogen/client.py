@@ -17,6 +17,7 @@ import errno
 import math
 import mmap
 import os
+import platform
 import select
 import socket
 import stat
@@ -44,6 +45,30 @@ _TIMED_OUT = "an earlier wait timed out"
 
 # NEXT never changes: encoded once rather than on every batch.
 _NEXT_FRAME = protocol.encode_frame(MsgType.NEXT, {})
+
+# The mailbox page (docs/protocol.md, "The mailbox") as 32-bit words:
+# posted and taken counts, the posted batch's slot, epoch, batch and size,
+# released and consumed counts, and from word 16 the ring of released
+# slots. The counts change under the other process, so each is read and
+# written as one 4-byte access: a memoryview cast to "I" does exactly that,
+# where struct.pack_into zero-fills the field before writing it and the
+# daemon may read the zero in between. (Native order is little-endian on
+# the x86-64 that uses the mailbox.)
+_MAILBOX_SIZE = 4096
+_MAILBOX_POSTED = 0
+_MAILBOX_TAKEN = 1
+_MAILBOX_SLOT, _MAILBOX_EPOCH, _MAILBOX_BATCH, _MAILBOX_COUNT = 2, 3, 4, 5
+_MAILBOX_RELEASED = 6
+_MAILBOX_CONSUMED = 7
+_MAILBOX_RELEASE_AT = 16
+_MAILBOX_RELEASES = 64
+
+
+def _mailbox_by_default():
+    """The mailbox is read with two plain loads, `posted` and then the
+    entry, which only a CPU that keeps loads in order (x86) guarantees to
+    see in that order; Python has no memory barrier to ask for it."""
+    return platform.machine().lower() in ("x86_64", "amd64")
 
 
 class Output:
@@ -386,6 +411,10 @@ class Client:
     - ``timeout``: seconds to wait for any reply (None waits forever);
       expiry raises MogenTimeout and closes the connection, so later calls
       raise too: connect again with ``start=`` this client's ``position``.
+    - ``mailbox``: take batches that the daemon posts ahead into a page of
+      shared memory, with no reply to wait for on the socket (the batches,
+      their order and their bytes are the same; see docs/python.md). None
+      (the default) uses it on x86-64 when ``want_fd``; False never.
 
     Lifetime rule: with ``copy=False`` the arrays of a batch stay valid until
     the next batch is requested (``next_batch()``, the next step of
@@ -401,7 +430,7 @@ class Client:
     """
 
     def __init__(self, socket_path, stream, start=None, rank=0, world=1, copy=False,
-                 timeout=None, want_fd=True):
+                 timeout=None, want_fd=True, mailbox=None):
         self.socket_path = os.fspath(socket_path)
         self.stream = stream
         self.copy = bool(copy)
@@ -409,15 +438,23 @@ class Client:
         self.world = int(world)
         if self.world < 1 or not 0 <= self.rank < self.world:
             raise ValueError(f"rank {rank} is not in [0, world={world})")
+        if mailbox is None:
+            mailbox = want_fd and _mailbox_by_default()
         self._conn = None
         self._mm = None
+        self._mailbox = None  # the mailbox page as 32-bit words, when WELCOME gave one
+        self._mailbox_map = None  # and its mmap
+        self._taken = 0  # batches taken from it so far, mod 2^32
+        self._released = 0  # slots released through it so far, mod 2^32
+        self._consumed = 0  # of those, acted on by the daemon when last read
         self._held = None  # slot index leased to us, or None
         self._slots = []  # a _Slot per ring slot
         self._closed = False
         self._conn = _Conn(_connect(self.socket_path, timeout), self.socket_path)
         try:
             self._conn.send(protocol.encode_frame(
-                MsgType.HELLO, protocol.hello(stream, start, rank, world, want_fd)))
+                MsgType.HELLO, protocol.hello(stream, start, rank, world, want_fd,
+                                              mailbox=bool(mailbox))))
             msg_type, body = self._conn.recv()
             if msg_type == MsgType.ERROR:
                 raise daemon_error(body)
@@ -481,12 +518,47 @@ class Client:
         finally:
             os.close(fd)  # the mapping keeps the memory alive
 
+        if w.get("mailbox") is True:
+            self._map_mailbox()
+
         for slot in range(self.slot_count):
             base = slot * self.slot_size
             views = {name: _view(self._mm, t, base) for name, t in self.tensors.items()}
             release = protocol.encode_frame(MsgType.RELEASE, {"slot": slot})
             self._slots.append(_Slot(views, self.output_names, release))
         self._conn.fds_expected = False
+
+    def _map_mailbox(self):
+        """Maps the mailbox page, the second fd of WELCOME."""
+        fd = self._conn.take_fd()
+        if fd is None:
+            raise ProtocolError("WELCOME says \"mailbox\": true but passed no mailbox fd")
+        try:
+            size = os.fstat(fd).st_size
+            if size < _MAILBOX_SIZE:
+                raise ProtocolError(f"the mailbox is {size} bytes, not {_MAILBOX_SIZE}")
+            self._mailbox_map = mmap.mmap(fd, _MAILBOX_SIZE, flags=mmap.MAP_SHARED,
+                                          prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
+        words = self._mailbox = memoryview(self._mailbox_map).cast("I")
+        self._taken = words[_MAILBOX_TAKEN]
+        self._released = self._consumed = words[_MAILBOX_RELEASED]
+
+    def _take_posted(self, words):
+        """Returns ``(slot, epoch, batch, size)`` of the batch the daemon
+        posted in the mailbox, marking it taken, or None when none is.
+        `posted` is read before the entry (see _mailbox_by_default)."""
+        posted = words[_MAILBOX_POSTED]
+        if posted == self._taken:
+            return None
+        if posted != (self._taken + 1) & _UINT32_MAX:
+            raise ProtocolError(f"the mailbox says {posted} batches posted after "
+                                f"{self._taken} taken; the daemon posts one at a time")
+        entry = (words[_MAILBOX_SLOT], words[_MAILBOX_EPOCH], words[_MAILBOX_BATCH],
+                 words[_MAILBOX_COUNT])
+        words[_MAILBOX_TAKEN] = self._taken = posted
+        return entry
 
     def _check_tensor(self, t):
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
@@ -509,12 +581,30 @@ class Client:
 
     # -- batches -----------------------------------------------------------
 
-    def _release_frame(self):
-        """Returns the RELEASE frame for the held slot (b"" if none) and forgets it."""
-        if self._held is None:
-            return b""
+    def _release_held(self, then_next=False):
+        """Gives the held slot back (if any) and forgets it; with
+        ``then_next`` also sends NEXT. The slot goes back through the
+        mailbox when there is one with room, with no system call (the
+        daemon reads it within a millisecond, or at once when NEXT comes),
+        else as a RELEASE frame."""
         slot, self._held = self._held, None
-        return self._slots[slot].release
+        if slot is None:
+            if then_next:
+                self._conn.send(_NEXT_FRAME)
+            return
+        mailbox = self._mailbox
+        if mailbox is not None:
+            released = self._released
+            if (released - self._consumed) & _UINT32_MAX >= _MAILBOX_RELEASES:
+                self._consumed = mailbox[_MAILBOX_CONSUMED]
+            if (released - self._consumed) & _UINT32_MAX < _MAILBOX_RELEASES:
+                # The slot, then the count that makes the daemon read it.
+                mailbox[_MAILBOX_RELEASE_AT + released % _MAILBOX_RELEASES] = slot
+                mailbox[_MAILBOX_RELEASED] = self._released = (released + 1) & _UINT32_MAX
+                if then_next:
+                    self._conn.send(_NEXT_FRAME)
+                return
+        self._conn.send(self._slots[slot].release_next if then_next else self._slots[slot].release)
 
     def _total_batches(self, w):
         """Batches per epoch for all ranks together, from WELCOME (older
@@ -557,14 +647,19 @@ class Client:
         if self._closed:
             raise MogenError("the client is closed")
         conn = self._conn
+        mailbox = self._mailbox
         try:
-            if self._held is None:
-                conn.send(_NEXT_FRAME)
-            else:
-                slot, self._held = self._held, None
-                conn.send(self._slots[slot].release_next)
             errors = None
-            plain = conn.recv_plain_batch()
+            plain = None if mailbox is None else self._take_posted(mailbox)
+            if plain is not None:
+                self._release_held()
+            else:
+                self._release_held(then_next=True)
+                plain = conn.recv_plain_batch()
+                if mailbox is not None:
+                    # The daemon answers a NEXT with a batch it posted
+                    # meanwhile, and then marks it taken for us.
+                    self._taken = mailbox[_MAILBOX_TAKEN]
             if plain is not None:
                 slot, epoch, batch, size = plain
                 if epoch > _UINT32_MAX or batch > _UINT32_MAX:  # as _batch_fields checks
@@ -607,7 +702,7 @@ class Client:
             x = x.copy()
             y = {k: v.copy() for k, v in y.items()}
             # Nothing refers to the slot any more: give it back right away.
-            self._conn.send(self._release_frame())
+            self._release_held()
         return x, y, info
 
     def next_batch(self):
@@ -653,7 +748,7 @@ class Client:
     def release(self):
         """Gives the held slot back now (its views become invalid)."""
         if self._held is not None and not self._closed and self._conn.broken is None:
-            self._conn.send(self._release_frame())
+            self._release_held()
 
     def status(self):
         """Returns the daemon's STATUS_REPLY over a separate control connection."""
@@ -668,6 +763,11 @@ class Client:
         if self._conn is not None:
             self._conn.close()
         self._slots = []
+        if self._mailbox is not None:
+            self._mailbox.release()
+            self._mailbox = None
+            self._mailbox_map.close()
+            self._mailbox_map = None
         if self._mm is not None:
             try:
                 self._mm.close()

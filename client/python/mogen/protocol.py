@@ -163,10 +163,12 @@ def decode_plain_batch(buf):
     return slot, epoch, batch, size, end
 
 
-def hello(stream, start=None, rank=0, world=1, want_fd=True, version=VERSION):
+def hello(stream, start=None, rank=0, world=1, want_fd=True, version=VERSION, mailbox=False):
     """Returns the HELLO body for ``stream``; ``start`` is (epoch, batch) or None."""
     body = {"version": version, "stream": stream, "rank": int(rank), "world": int(world),
             "want_fd": bool(want_fd)}
+    if mailbox:
+        body["mailbox"] = True
     if start is not None:
         epoch, batch = start
         body["start"] = {"epoch": int(epoch), "batch": int(batch)}
