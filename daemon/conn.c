@@ -160,6 +160,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         if (nread != UV_EOF)
             log_debug("client %llu: read failed: %s", (unsigned long long)conn->id,
                       uv_strerror((int)nread));
+        conn->peer_closed = 1;
         conn_close(conn);
         return;
     }

@@ -269,6 +269,7 @@ struct conn {
     size_t rlen;
     size_t rcap;
     int closing;            /* uv_close called; freed in close_cb. */
+    int peer_closed;        /* The client closed it (EOF or a reset). */
     int feed;               /* Stream index after HELLO, else -1. */
     uint32_t epoch_seen;    /* Epoch of the last batch (or start) this conn saw. */
     uint32_t leases;        /* Slots this conn holds. */

@@ -76,13 +76,15 @@ uint32_t mailbox_taken(const mailbox_t *mb)
     return atomic_load_explicit(mailbox_field(mb, MOGEN_MAILBOX_TAKEN), memory_order_acquire);
 }
 
-int mailbox_pending(const mailbox_t *mb)
+int mailbox_pending(mailbox_t *mb)
 {
     uint32_t taken = mailbox_taken(mb);
 
-    if (taken == mb->posted)
+    if (taken == mb->posted) {
+        mb->pending = 0;
         return 0;
-    if (taken == mb->posted - 1)
+    }
+    if (mb->pending && taken == mb->posted - 1)
         return 1;
     return -1;
 }
@@ -97,6 +99,7 @@ void mailbox_post(mailbox_t *mb, uint32_t slot, uint32_t epoch, uint32_t batch, 
     mb->epoch = epoch;
     mb->batch = batch;
     mb->posted++;
+    mb->pending = 1;
     atomic_store_explicit(mailbox_field(mb, MOGEN_MAILBOX_POSTED), mb->posted,
                           memory_order_release);
 }
@@ -122,6 +125,7 @@ int mailbox_next_release(mailbox_t *mb, uint32_t *slot)
 
 void mailbox_take(mailbox_t *mb)
 {
+    mb->pending = 0;
     atomic_store_explicit(mailbox_field(mb, MOGEN_MAILBOX_TAKEN), mb->posted,
                           memory_order_release);
 }

@@ -1,6 +1,6 @@
 /*
  * mailbox.h: the daemon's side of one client's mailbox (the layout is in
- * protocol/mailbox.h): a page of shared memory, created per connection and
+ * protocol/mailbox_layout.h): a page of shared memory, created per connection and
  * passed to the client with WELCOME, through which the next batch reaches a
  * trainer without a round trip on the socket.
  *
@@ -17,6 +17,7 @@ typedef struct mailbox {
     int fd;           /* The memfd, until it has been passed on; else -1. */
     uint8_t *page;    /* Mapping of MOGEN_MAILBOX_SIZE bytes, or NULL. */
     uint32_t posted;  /* Batches posted so far, as last written. */
+    int pending;      /* 1 from a post until the daemon has seen it taken. */
     uint32_t slot;    /* The batch posted last: slot, epoch, batch. */
     uint32_t epoch;
     uint32_t batch;
@@ -38,9 +39,11 @@ uint32_t mailbox_taken(const mailbox_t *mb);
 /*
  * What the client's `taken` says about the posted batch: 1 when it is
  * posted and not taken, 0 when taken (or nothing was ever posted), -1 when
- * `taken` holds a value the client had no right to write.
+ * `taken` holds a value the client had no right to write. `taken` only
+ * moves forward: once the daemon has seen a batch taken, `taken` must stay
+ * equal to `posted` until the next post.
  */
-int mailbox_pending(const mailbox_t *mb);
+int mailbox_pending(mailbox_t *mb);
 
 /* Posts a batch; only when mailbox_pending() is 0. */
 void mailbox_post(mailbox_t *mb, uint32_t slot, uint32_t epoch, uint32_t batch,

@@ -211,7 +211,7 @@ static void server_on_mailbox_poll(uv_timer_t *timer)
         server_mailbox_busy(server);
         return;
     }
-    if (++server->mailbox_idle_ticks == SERVER_MAILBOX_IDLE_TICKS) {
+    if (++server->mailbox_idle_ticks == SERVER_MAILBOX_IDLE_TICKS && server->mailbox_conns > 0) {
         server->mailbox_interval = SERVER_MAILBOX_IDLE_POLL_MS;
         uv_timer_start(timer, server_on_mailbox_poll, server->mailbox_interval,
                        server->mailbox_interval);

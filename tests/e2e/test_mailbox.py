@@ -247,9 +247,9 @@ def test_the_python_client_sees_the_same_batches_either_way(tmp_path):
 
 def test_two_mailbox_clients_share_a_stream_with_nothing_lost_or_repeated(daemon):
     """Each batch goes to one client. A client that leaves without taking
-    its posted batch gives it back when nobody has moved past it; here the
-    other client has, so it is dropped as the batch a departing client holds
-    would be, and the log names it."""
+    its posted batch while another client is attached drops it, as it drops
+    the batch it holds, and the log names it (giving it back could hand it
+    to a client that has moved past it, or twice)."""
     a = mogen.Client(daemon.socket, "train", mailbox=True)
     b = mogen.Client(daemon.socket, "train", mailbox=True)
     seen = []
@@ -264,7 +264,7 @@ def test_two_mailbox_clients_share_a_stream_with_nothing_lost_or_repeated(daemon
         time.sleep(0.1)
     assert len(seen) == len(set(seen))
     dropped = [tuple(int(v) for v in m) for m in re.findall(
-        r"closed before taking epoch (\d+) batch (\d+) from its mailbox, and other",
+        r"left before taking epoch (\d+) batch (\d+) from its mailbox; the batch is dropped",
         daemon.logs())]
     assert len(dropped) <= 2  # at most one per client, at its close
     last_epoch = max(e for e, _ in seen)
@@ -281,3 +281,43 @@ def test_a_client_that_only_releases_through_the_page_keeps_the_ring_turning(dae
         assert batches == [k % STEPS for k in range(4 * STEPS)]
     finally:
         c.close()
+
+
+def test_taken_only_moves_forward(daemon):
+    """Once the daemon has seen a batch taken, writing `taken` back (to make
+    a batch look posted again) is nonsense, not a second copy of it."""
+    c = RawMailboxClient(daemon.socket)
+    try:
+        posted = 0
+        while True:  # take what comes until the lease limit stops the posts
+            try:
+                c.wait_posted(posted + 1, timeout=1)
+            except AssertionError:
+                break
+            posted += 1
+            c.page[TAKEN] = posted
+        assert posted == c.welcome["slot_count"] - 1
+        c.sock.sendall(frame(3, {}))  # nothing posted: NEXT as usual
+        msg_type, body = read_frame(c.sock)
+        assert msg_type == 9 and body["code"] == "too_many_leases", body
+        c.page[TAKEN] = posted - 1
+        c.sock.sendall(frame(3, {}))
+        msg_type, body = read_frame(c.sock)
+        assert msg_type == 9 and body["code"] == "bad_mailbox", body
+    finally:
+        c.close()
+
+
+def test_a_batch_posted_to_a_client_mogend_closes_is_dropped_not_handed_again(daemon):
+    """A client the daemon closes may still be running and take its posted
+    batch, so that batch does not go to anyone else."""
+    c = RawMailboxClient(daemon.socket)
+    try:
+        c.wait_posted(1)
+        c.sock.sendall(b"garbage!")  # not a frame: the daemon closes it
+        msg_type, body = read_frame(c.sock)
+        assert msg_type == 9 and body["code"] == "bad_frame"
+    finally:
+        c.close()
+    assert [b[:2] for b in socket_batches(daemon.socket, 1)] == [(0, 1)]
+    assert "mogend closed the connection, and the client may still take it" in daemon.logs()

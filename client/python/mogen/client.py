@@ -647,6 +647,10 @@ class Client:
         if self._closed:
             raise MogenError("the client is closed")
         conn = self._conn
+        if conn.broken is not None:
+            # Before the mailbox: a batch posted there after the connection
+            # was given up is no longer this client's.
+            conn._check_usable()
         mailbox = self._mailbox
         try:
             errors = None
