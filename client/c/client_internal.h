@@ -81,6 +81,7 @@ typedef struct mogen__frame {
     uint32_t length;
     char *body; /* length bytes plus a NUL; malloc'd, owned by the caller. */
     int fd;     /* An fd that arrived with the frame, or -1; owned by the caller. */
+    int fd2;    /* A second one (WELCOME's mailbox page), or -1; owned likewise. */
 } mogen__frame_t;
 
 /* Connects a SOCK_STREAM socket to path; returns the fd or a negative code. */

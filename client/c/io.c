@@ -1,6 +1,6 @@
 /*
- * io.c: frames over a blocking Unix stream socket, with the fd that WELCOME
- * carries.
+ * io.c: frames over a blocking Unix stream socket, with the fds that WELCOME
+ * carries (the ring, and the mailbox page when one was asked for).
  *
  * Frames are read exactly (header, then exactly `length` body bytes), never
  * ahead, so no bytes of the next frame are ever buffered here and the fd
@@ -31,7 +31,7 @@
 #include "frame.h"
 #include "client_internal.h"
 
-/* fds accepted per recvmsg; the protocol sends one, extras are closed. */
+/* fds accepted per recvmsg; the protocol sends one or two, extras are closed. */
 #define MOGEN__MAX_FDS 4
 
 /* Maps a socket errno to a return code: a timeout set by SO_SNDTIMEO shows
@@ -154,8 +154,9 @@ int mogen__send_frame(int sock, uint16_t type, const char *body, size_t len)
     return mogen__send_frames(sock, &frame, 1);
 }
 
-/* Keeps the first fd received in *fd and closes any other. */
-static void io_collect_fds(struct msghdr *msg, int *fd)
+/* Keeps the first two fds received in fds[0] and fds[1] (WELCOME passes
+ * the ring and, when asked, a mailbox page) and closes any other. */
+static void io_collect_fds(struct msghdr *msg, int *fds_kept)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         size_t count;
@@ -167,8 +168,10 @@ static void io_collect_fds(struct msghdr *msg, int *fd)
             count = MOGEN__MAX_FDS;
         memcpy(fds, CMSG_DATA(c), count * sizeof(int));
         for (size_t i = 0; i < count; i++) {
-            if (*fd < 0)
-                *fd = fds[i];
+            if (fds_kept[0] < 0)
+                fds_kept[0] = fds[i];
+            else if (fds_kept[1] < 0)
+                fds_kept[1] = fds[i];
             else
                 close(fds[i]);
         }
@@ -221,7 +224,7 @@ static int io_wait_readable(int sock, int timeout_ms)
  * MOGEN_ECLOSED when the daemon closed the connection first, or a
  * negative code.
  */
-static int io_recv_exact(int sock, int timeout_ms, uint8_t *buf, size_t len, int *fd)
+static int io_recv_exact(int sock, int timeout_ms, uint8_t *buf, size_t len, int *fds)
 {
     union {
         struct cmsghdr align;
@@ -251,7 +254,7 @@ static int io_recv_exact(int sock, int timeout_ms, uint8_t *buf, size_t len, int
                 return rc;
             continue;
         }
-        io_collect_fds(&msg, fd);
+        io_collect_fds(&msg, fds);
         if (n == 0)
             return MOGEN_ECLOSED;
         got += (size_t)n;
@@ -263,10 +266,12 @@ int mogen__recv_frame(int sock, int timeout_ms, uint32_t max_body, mogen__frame_
 {
     uint8_t hdr[MOGEN_FRAME_HEADER_SIZE];
     mogen_frame_header_t h;
+    int fds[2] = {-1, -1};
     int rc;
 
     frame->body = NULL;
     frame->fd = -1;
+    frame->fd2 = -1;
     frame->type = 0;
     frame->length = 0;
     /* A reply is rarely there yet right after its request: wait first
@@ -274,7 +279,7 @@ int mogen__recv_frame(int sock, int timeout_ms, uint32_t max_body, mogen__frame_
     rc = io_wait_readable(sock, timeout_ms);
     if (rc < 0)
         goto fail;
-    rc = io_recv_exact(sock, timeout_ms, hdr, sizeof hdr, &frame->fd);
+    rc = io_recv_exact(sock, timeout_ms, hdr, sizeof hdr, fds);
     if (rc < 0)
         goto fail;
     rc = mogen_frame_decode_header(hdr, sizeof hdr, max_body, &h);
@@ -289,13 +294,17 @@ int mogen__recv_frame(int sock, int timeout_ms, uint32_t max_body, mogen__frame_
         rc = MOGEN_ENOMEM;
         goto fail;
     }
-    rc = io_recv_exact(sock, timeout_ms, (uint8_t *)frame->body, h.length, &frame->fd);
+    rc = io_recv_exact(sock, timeout_ms, (uint8_t *)frame->body, h.length, fds);
     if (rc < 0)
         goto fail;
     frame->body[h.length] = '\0';
+    frame->fd = fds[0];
+    frame->fd2 = fds[1];
     return 0;
 
 fail:
+    frame->fd = fds[0];
+    frame->fd2 = fds[1];
     mogen__frame_free(frame);
     return rc;
 }
@@ -306,5 +315,8 @@ void mogen__frame_free(mogen__frame_t *frame)
     frame->body = NULL;
     if (frame->fd >= 0)
         close(frame->fd);
+    if (frame->fd2 >= 0)
+        close(frame->fd2);
     frame->fd = -1;
+    frame->fd2 = -1;
 }

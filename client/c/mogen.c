@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "batch_body.h"
 #include "frame.h"
 #include "client_internal.h"
+#include "mailbox_layout.h"
 #include "message.h"
 
 /* Room for a RELEASE body: {"slot":4294967295} is 20 bytes and a NUL. */
@@ -42,6 +44,10 @@ struct mogen_client {
     uint32_t last_index;
     uint32_t last_slot;
     char *welcome_text;    /* The WELCOME body as received; owned. */
+    _Atomic uint32_t *mailbox; /* The mailbox page as 32-bit words, or NULL. */
+    uint32_t taken;        /* Its counts as this client last wrote or read them. */
+    uint32_t released;
+    uint32_t consumed;
     char errmsg[MOGEN__ERRMSG_MAX];
 };
 
@@ -70,6 +76,7 @@ void mogen_connect_options_init(mogen_connect_options_t *opts)
     memset(opts, 0, sizeof *opts);
     opts->world = 1;
     opts->want_fd = 1;
+    opts->mailbox = 1;
 }
 
 /*
@@ -109,6 +116,8 @@ static char *client_hello(const char *stream, const mogen_connect_options_t *o)
         cJSON_AddNumberToObject(hello, "rank", o->rank) == NULL ||
         cJSON_AddNumberToObject(hello, "world", o->world ? o->world : 1) == NULL ||
         cJSON_AddBoolToObject(hello, "want_fd", o->want_fd != 0) == NULL)
+        goto out;
+    if (o->mailbox && o->want_fd && cJSON_AddTrueToObject(hello, "mailbox") == NULL)
         goto out;
     if (o->has_start) {
         start = cJSON_AddObjectToObject(hello, "start");
@@ -156,13 +165,49 @@ static int client_map(mogen_client_t *c, int fd)
     return 0;
 }
 
+/*
+ * Maps the mailbox page when WELCOME says one was passed (its second fd,
+ * taken over here). A page that came unasked is closed.
+ */
+static int client_map_mailbox(mogen_client_t *c, int fd)
+{
+    const cJSON *granted = cJSON_GetObjectItemCaseSensitive(c->layout.root, "mailbox");
+    struct stat st;
+    void *page;
+
+    if (!cJSON_IsTrue(granted)) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    if (fd < 0)
+        return client_fail(c, MOGEN_EBADREPLY,
+                           "WELCOME says \"mailbox\": true but passed no mailbox fd");
+    if (fstat(fd, &st) < 0 || st.st_size < MOGEN_MAILBOX_SIZE) {
+        close(fd);
+        return client_fail(c, MOGEN_EBADREPLY, "the mailbox is smaller than %d bytes",
+                           MOGEN_MAILBOX_SIZE);
+    }
+    page = mmap(NULL, MOGEN_MAILBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (page == MAP_FAILED) {
+        int e = errno;
+        return client_fail(c, -e, "cannot map the mailbox: %s", strerror(e));
+    }
+    c->mailbox = page;
+    c->taken = atomic_load_explicit(&c->mailbox[MOGEN_MAILBOX_TAKEN / 4], memory_order_acquire);
+    c->released = c->consumed =
+        atomic_load_explicit(&c->mailbox[MOGEN_MAILBOX_RELEASED / 4], memory_order_acquire);
+    return 0;
+}
+
 /* Receives WELCOME (or ERROR) and sets the client up from it. */
 static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
 {
     mogen__frame_t f;
     cJSON *root = NULL;
     char err[MOGEN__ERRMSG_MAX];
-    int fd;
+    int fd, mailbox_fd;
     int rc;
 
     rc = mogen__recv_frame(c->sock, c->timeout_ms, MOGEN_FRAME_MAX_REPLY, &f);
@@ -194,7 +239,15 @@ static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
     f.body = NULL;
     fd = f.fd;
     f.fd = -1;
+    mailbox_fd = f.fd2;
+    f.fd2 = -1;
     mogen__frame_free(&f);
+    rc = client_map_mailbox(c, mailbox_fd);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
 
     if (o->want_fd) {
         if (fd < 0)
@@ -301,6 +354,8 @@ void mogen_close(mogen_client_t *c)
         close(c->sock);
     if (c->base != NULL)
         munmap((void *)c->base, (size_t)c->layout.shm_size);
+    if (c->mailbox != NULL)
+        munmap((void *)c->mailbox, MOGEN_MAILBOX_SIZE);
     mogen__layout_free(&c->layout);
     cJSON_Delete(c->last_batch);
     free(c->leases);
@@ -311,6 +366,29 @@ void mogen_close(mogen_client_t *c)
 const char *mogen_client_error_message(const mogen_client_t *c)
 {
     return c != NULL ? c->errmsg : "";
+}
+
+/* Records that c holds (epoch, index) in slot and fills *b; obj is the
+ * BATCH body kept for mogen_batch_error (NULL when no file failed). */
+static void client_hold(mogen_client_t *c, uint32_t slot, uint32_t epoch, uint32_t index,
+                        uint32_t size, cJSON *obj, uint32_t nerr, mogen_batch_t *b)
+{
+    c->leases[slot] = (client_lease_t){1, epoch, index};
+    cJSON_Delete(c->last_batch);
+    c->last_batch = obj;
+    c->last_epoch = epoch;
+    c->last_index = index;
+    c->last_slot = slot;
+    c->next_epoch = epoch;
+    c->next_batch = index + 1;
+
+    b->slot = slot;
+    b->epoch = epoch;
+    b->batch = index;
+    b->size = size;
+    b->error_count = nerr;
+    b->base = c->base + (size_t)slot * c->layout.slot_size;
+    b->client = c;
 }
 
 /*
@@ -361,24 +439,61 @@ static int client_batch(mogen_client_t *c, const mogen__frame_t *f, mogen_batch_
         return client_fail(c, MOGEN_EBADREPLY, "BATCH names slot %u, which this client holds",
                            (unsigned)slot);
     }
-
-    c->leases[slot] = (client_lease_t){1, (uint32_t)epoch, (uint32_t)index};
-    cJSON_Delete(c->last_batch);
-    c->last_batch = obj;
-    c->last_epoch = (uint32_t)epoch;
-    c->last_index = (uint32_t)index;
-    c->last_slot = (uint32_t)slot;
-    c->next_epoch = (uint32_t)epoch;
-    c->next_batch = (uint32_t)index + 1;
-
-    b->slot = (uint32_t)slot;
-    b->epoch = (uint32_t)epoch;
-    b->batch = (uint32_t)index;
-    b->size = (uint32_t)size;
-    b->error_count = (uint32_t)nerr;
-    b->base = c->base + slot * c->layout.slot_size;
-    b->client = c;
+    client_hold(c, (uint32_t)slot, (uint32_t)epoch, (uint32_t)index, (uint32_t)size, obj,
+                (uint32_t)nerr, b);
     return 0;
+}
+
+/*
+ * Takes the batch the daemon posted in the mailbox, if there is one: reads
+ * `posted` (acquire) and then the entry, checks it as client_batch checks
+ * BATCH, and writes `taken`. Returns 1 with *b filled, 0 when nothing is
+ * posted, or MOGEN_EBADREPLY (the client is then dead).
+ */
+static int client_take_posted(mogen_client_t *c, mogen_batch_t *b)
+{
+    _Atomic uint32_t *page = c->mailbox;
+    uint32_t posted = atomic_load_explicit(&page[MOGEN_MAILBOX_POSTED / 4], memory_order_acquire);
+    uint32_t slot, epoch, index, size;
+
+    if (posted == c->taken)
+        return 0;
+    slot = atomic_load_explicit(&page[MOGEN_MAILBOX_SLOT / 4], memory_order_relaxed);
+    epoch = atomic_load_explicit(&page[MOGEN_MAILBOX_EPOCH / 4], memory_order_relaxed);
+    index = atomic_load_explicit(&page[MOGEN_MAILBOX_BATCH / 4], memory_order_relaxed);
+    size = atomic_load_explicit(&page[MOGEN_MAILBOX_COUNT / 4], memory_order_relaxed);
+    if (posted != c->taken + 1 || slot >= c->layout.slot_count || size > c->layout.batch_size ||
+        c->leases[slot].held)
+        return client_kill(c, client_fail(c, MOGEN_EBADREPLY,
+                                          "the mailbox holds a batch this client cannot take "
+                                          "(posted %u after %u taken, slot %u, size %u)",
+                                          posted, c->taken, slot, size));
+    c->taken = posted;
+    atomic_store_explicit(&page[MOGEN_MAILBOX_TAKEN / 4], posted, memory_order_release);
+    client_hold(c, slot, epoch, index, size, NULL, 0, b);
+    return 1;
+}
+
+/*
+ * Gives slot back through the mailbox. Returns 1, or 0 when the page's
+ * ring of releases is full (the daemon has not read the last
+ * MOGEN_MAILBOX_RELEASES yet): the caller then sends RELEASE.
+ */
+static int client_release_posted(mogen_client_t *c, uint32_t slot)
+{
+    _Atomic uint32_t *page = c->mailbox;
+    size_t at;
+
+    if (c->released - c->consumed >= MOGEN_MAILBOX_RELEASES)
+        c->consumed =
+            atomic_load_explicit(&page[MOGEN_MAILBOX_CONSUMED / 4], memory_order_acquire);
+    if (c->released - c->consumed >= MOGEN_MAILBOX_RELEASES)
+        return 0;
+    at = MOGEN_MAILBOX_RELEASE_AT / 4 + c->released % MOGEN_MAILBOX_RELEASES;
+    atomic_store_explicit(&page[at], slot, memory_order_relaxed);
+    c->released++;
+    atomic_store_explicit(&page[MOGEN_MAILBOX_RELEASED / 4], c->released, memory_order_release);
+    return 1;
 }
 
 /* Fills *b from END_OF_EPOCH. */
@@ -471,16 +586,36 @@ static int client_send_failed(mogen_client_t *c, int rc, const char *what)
     return client_kill(c, client_fail(c, rc, "cannot send %s: %s", what, mogen_strerror(rc)));
 }
 
+/*
+ * client_await_next, then, with a mailbox, reads `taken` again: the daemon
+ * answers a NEXT with a batch it had posted meanwhile, and marks that batch
+ * taken for us.
+ */
+static int client_await_next_synced(mogen_client_t *c, mogen_batch_t *b)
+{
+    int rc = client_await_next(c, b);
+
+    if (c->mailbox != NULL)
+        c->taken =
+            atomic_load_explicit(&c->mailbox[MOGEN_MAILBOX_TAKEN / 4], memory_order_acquire);
+    return rc;
+}
+
 int mogen_next(mogen_client_t *c, mogen_batch_t *b)
 {
     int rc;
 
     if (c->dead)
         return c->dead;
+    if (c->mailbox != NULL) {
+        rc = client_take_posted(c, b);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     rc = mogen__send_frame(c->sock, MOGEN_MSG_NEXT, "{}", 2);
     if (rc < 0)
         return client_send_failed(c, rc, "NEXT");
-    return client_await_next(c, b);
+    return client_await_next_synced(c, b);
 }
 
 /*
@@ -521,6 +656,7 @@ static size_t client_take_back(mogen_client_t *c, mogen_batch_t *b, char *body)
 int mogen_release(mogen_client_t *c, mogen_batch_t *b)
 {
     char body[MOGEN__RELEASE_BODY_MAX];
+    uint32_t slot = b->slot;
     size_t len;
     int rc;
 
@@ -529,6 +665,8 @@ int mogen_release(mogen_client_t *c, mogen_batch_t *b)
     len = client_take_back(c, b, body);
     if (c->dead)
         return c->dead;
+    if (c->mailbox != NULL && client_release_posted(c, slot))
+        return 0;
     rc = mogen__send_frame(c->sock, MOGEN_MSG_RELEASE, body, len);
     if (rc < 0)
         return client_send_failed(c, rc, "RELEASE");
@@ -553,6 +691,12 @@ int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
         return client_fail(c, MOGEN_ENOTLEASED, "this batch belongs to another client");
     if (!client_holds(c, b))
         return mogen_next(c, b);
+    if (c->mailbox != NULL) {
+        /* The slot goes back through the page, and the next batch most
+         * often comes from it: no system call at all. */
+        rc = mogen_release(c, b);
+        return rc < 0 ? rc : mogen_next(c, b);
+    }
     frames[0].type = MOGEN_MSG_RELEASE;
     frames[0].body = body;
     frames[0].len = client_take_back(c, b, body);
@@ -564,7 +708,7 @@ int mogen_release_next(mogen_client_t *c, mogen_batch_t *b)
     rc = mogen__send_frames(c->sock, frames, 2);
     if (rc < 0)
         return client_send_failed(c, rc, "RELEASE and NEXT");
-    return client_await_next(c, b);
+    return client_await_next_synced(c, b);
 }
 
 const void *mogen_batch_tensor_at(const mogen_batch_t *b, size_t index)

@@ -134,6 +134,10 @@ typedef struct mogen_connect_options {
     uint32_t world;       /* Number of ranks; default 1 (0 is taken as 1). */
     int want_fd;          /* 1 (default): receive the fd; 0: open the daemon's shm_path. */
     int timeout_ms;       /* Bound on each wait for the daemon; 0 (default) = none. */
+    int mailbox;          /* 1 (default, with want_fd): take batches the daemon posts
+                             ahead into a mailbox page, and give slots back there,
+                             with no system call (docs/protocol.md); 0: all over the
+                             socket. The batches are the same either way. */
     char *errbuf;         /* If set, a failed mogen_connect writes a sentence here: */
     size_t errbuf_len;    /* the daemon's ERROR message, or what failed locally. */
 } mogen_connect_options_t;
@@ -215,18 +219,22 @@ typedef struct mogen_batch {
 } mogen_batch_t;
 
 /*
- * Asks for the next batch and waits for it. Returns 0 with *batch filled
+ * Asks for the next batch and waits for it (with a mailbox, takes the batch
+ * the daemon posted there, when there is one, and asks only otherwise).
+ * Returns 0 with *batch filled
  * (the slot is now leased to this client: its bytes stay unchanged until
  * mogen_release), MOGEN_END_OF_EPOCH with batch->epoch naming the epoch that
  * just ended (no slot is leased; the next call returns the first batch of
  * the following epoch), or a negative code: MOGEN_ETOOMANYLEASES (release
- * some first), MOGEN_ESTREAMFAILED, MOGEN_ESHUTTINGDOWN, MOGEN_ECLOSED, ...
+ * some first), MOGEN_ESTREAMFAILED, MOGEN_ESHUTTINGDOWN, MOGEN_ECLOSED,
+ * MOGEN_EBADREPLY (also for a mailbox page that makes no sense), ...
  */
 int mogen_next(mogen_client_t *client, mogen_batch_t *batch);
 
 /*
- * Gives the batch's slot back to the daemon and clears batch->base. Every
- * pointer into the batch is invalid afterwards. Returns 0,
+ * Gives the batch's slot back to the daemon (with a mailbox, by writing it
+ * there; a RELEASE frame when the page's ring of releases is full) and
+ * clears batch->base. Every pointer into the batch is invalid afterwards. Returns 0,
  * MOGEN_ENOTLEASED when the batch is not held by this client (already
  * released, a copy of a released batch, or from another client), or a send
  * error.
@@ -246,6 +254,9 @@ int mogen_release(mogen_client_t *client, mogen_batch_t *batch);
  * invalid once it is called, whatever it returns.
  * To hold several batches at once, or to give one back without asking for
  * another, use mogen_next and mogen_release.
+ * With a mailbox it is mogen_release and then mogen_next: the slot goes
+ * back through the page, and the next batch, when posted, comes from it,
+ * with no system call at all.
  */
 int mogen_release_next(mogen_client_t *client, mogen_batch_t *batch);
 

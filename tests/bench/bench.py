@@ -260,7 +260,7 @@ def summary(results):
                   abs(d) < 5)
     rtt = results.get("round_trip") or {}
     for k, label in (("python_median_us", "Python client (mailbox)"),
-                     ("c_median_us", "C client")):
+                     ("c_median_us", "C client (mailbox)")):
         if rtt.get(k) is not None:
             check(f"NEXT+RELEASE round trip, {label}, median", f"{rtt[k]:.1f} us",
                   f"< {TARGET_RTT_US:g} us", rtt[k] < TARGET_RTT_US)
@@ -459,19 +459,22 @@ def main():
                   f"(runs alternated with the clients': "
                   f"{', '.join(f'{v:.1f}' for v in rtt['python_floor_runs_us'])})")
             if "c_median_us" in rtt:
-                print(f"  C client:      median {rtt['c_median_us']:.1f} us, "
+                print(f"  C client (mailbox): median {rtt['c_median_us']:.1f} us, "
                       f"p90 {rtt['c_p90_us']:.1f} us; back to back "
-                      f"{rtt.get('c_batches_per_s', float('nan')):.0f} batches/s")
+                      f"{rtt.get('c_batches_per_s', float('nan')):.0f} batches/s (runs: "
+                      f"{', '.join(f'{v:.1f}' for v in rtt['c_runs_us'])})")
+                print(f"  C client over the socket (bench_rtt --no-mailbox): median "
+                      f"{rtt['c_over_socket_median_us']:.1f} us (runs: "
+                      f"{', '.join(f'{v:.1f}' for v in rtt['c_over_socket_runs_us'])})")
                 print(f"  floor: C request/reply over a Unix socket pair to an echo process "
                       f"(bench_rtt --echo), same pacing: median {rtt['c_socket_floor_us']:.1f} us "
-                      f"(runs alternated with the client's: "
-                      f"{', '.join(f'{v:.1f}' for v in rtt['c_runs_us'])} vs "
+                      f"(runs alternated with the clients': "
                       f"{', '.join(f'{v:.1f}' for v in rtt['c_floor_runs_us'])})")
             else:
                 print("  C client: " + rtt.get("c_error", "not run"))
             over = [f"{name} +{rtt[k]:.1f} us" for name, k in
                     (("Python over the socket", "python_over_floor_us"),
-                     ("C", "c_over_floor_us")) if k in rtt]
+                     ("C over the socket", "c_over_floor_us")) if k in rtt]
             print("  above the floor (mogen's own part; steadier than the medians on a shared "
                   "host, so compare commits by it): " + ", ".join(over))
     c = results.get("csv_1m")

@@ -3,12 +3,14 @@
  * the benchmark table (tests/bench/bench.py starts the daemon), and the
  * machine's floor for any request/reply, to read it against.
  *
- *   build/bench/bench_rtt SOCKET STREAM COUNT [PAUSE_US]
+ *   build/bench/bench_rtt [--no-mailbox] SOCKET STREAM COUNT [PAUSE_US]
  *   build/bench/bench_rtt --echo COUNT [PAUSE_US]
  *
  * The first form connects to STREAM, then COUNT times: gives back the batch
  * it holds and asks for the next one with mogen_release_next, the call a
- * trainer's loop makes (both frames in one write), timing that call. Between
+ * trainer's loop makes, timing that call. By default libmogen takes the
+ * batch from its mailbox when the daemon posted it there (no system call);
+ * --no-mailbox makes every call a RELEASE + NEXT in one write and a BATCH. Between
  * two iterations it sleeps PAUSE_US microseconds (default 2000) so that the
  * daemon has refilled the ring and every NEXT finds a batch ready: the figure
  * is then the protocol's cost (two frames out in one write, one frame in, a
@@ -163,8 +165,8 @@ static int rtt_echo(long count, long pause_us, double *t)
     return 0;
 }
 
-static int rtt_mogen(const char *socket_path, const char *stream, long count, long pause_us,
-                     double *t)
+static int rtt_mogen(const char *socket_path, const char *stream, int mailbox, long count,
+                     long pause_us, double *t)
 {
     mogen_client_t *c;
     mogen_batch_t b;
@@ -176,6 +178,7 @@ static int rtt_mogen(const char *socket_path, const char *stream, long count, lo
 
     mogen_connect_options_init(&opts);
     opts.timeout_ms = 30000;
+    opts.mailbox = mailbox;
     opts.errbuf = errbuf;
     opts.errbuf_len = sizeof(errbuf);
     rc = mogen_connect(&c, socket_path, stream, &opts);
@@ -208,14 +211,21 @@ static int rtt_mogen(const char *socket_path, const char *stream, long count, lo
 
 int main(int argc, char **argv)
 {
-    int echo = argc > 1 && strcmp(argv[1], "--echo") == 0;
-    int first = echo ? 2 : 3; /* Index of COUNT. */
+    int mailbox = !(argc > 1 && strcmp(argv[1], "--no-mailbox") == 0);
+    int echo;
+    int first;
     long count, pause_us;
     double *t;
     int rc;
 
+    if (!mailbox) { /* Shift the flag away. */
+        argv++;
+        argc--;
+    }
+    echo = argc > 1 && strcmp(argv[1], "--echo") == 0;
+    first = echo ? 2 : 3; /* Index of COUNT. */
     if (argc <= first || argc > first + 2) {
-        fprintf(stderr, "usage: bench_rtt SOCKET STREAM COUNT [PAUSE_US]\n"
+        fprintf(stderr, "usage: bench_rtt [--no-mailbox] SOCKET STREAM COUNT [PAUSE_US]\n"
                         "       bench_rtt --echo COUNT [PAUSE_US]\n");
         return 2;
     }
@@ -228,7 +238,8 @@ int main(int argc, char **argv)
     t = calloc((size_t)count, sizeof(*t));
     if (t == NULL)
         return 1;
-    rc = echo ? rtt_echo(count, pause_us, t) : rtt_mogen(argv[1], argv[2], count, pause_us, t);
+    rc = echo ? rtt_echo(count, pause_us, t)
+              : rtt_mogen(argv[1], argv[2], mailbox, count, pause_us, t);
     free(t);
     return rc;
 }

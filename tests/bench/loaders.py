@@ -364,28 +364,39 @@ def run_mogen_rtt(spec):
         time.sleep(0.2)
         exe = os.path.join(spec["build"], "bench", "bench_rtt")
         if os.access(exe, os.X_OK):
-            # The C client and the machine's C floor (bench_rtt --echo),
-            # alternated twice: the floor drifts on a shared machine.
-            runs = {"c": [], "floor": [], "p90": []}
+            # The C client with its mailbox (the default), the same over the
+            # socket (--no-mailbox), and the machine's C floor (bench_rtt
+            # --echo), alternated twice: the floor drifts on a shared machine.
+            runs = {"c": [], "socket": [], "floor": [], "p90": []}
+
+            def bench_rtt(*args):
+                r = subprocess.run([exe, *args, str(count), str(pause)],
+                                   capture_output=True, text=True, timeout=120)
+                if r.returncode != 0:
+                    out["c_error"] = (r.stderr or r.stdout).strip()[-300:]
+                    return None
+                return dict(w.split("=", 1) for w in r.stdout.split()[1:] if "=" in w)
+
             for _ in range(2):
-                r = subprocess.run([exe, sock, "train", str(count), str(pause)],
-                                   capture_output=True, text=True, timeout=120)
-                f = subprocess.run([exe, "--echo", str(count), str(pause)],
-                                   capture_output=True, text=True, timeout=120)
-                if r.returncode != 0 or f.returncode != 0:
-                    out["c_error"] = (r.stderr or f.stderr or r.stdout).strip()[-300:]
+                kv = bench_rtt(sock, "train")
+                skv = kv and bench_rtt("--no-mailbox", sock, "train")
+                fkv = skv and bench_rtt("--echo")
+                if not fkv:
                     break
-                kv = dict(w.split("=", 1) for w in r.stdout.split()[1:] if "=" in w)
-                fkv = dict(w.split("=", 1) for w in f.stdout.split()[1:] if "=" in w)
                 runs["c"].append(float(kv["median_us"]))
                 runs["p90"].append(float(kv["p90_us"]))
+                runs["socket"].append(float(skv["median_us"]))
                 runs["floor"].append(float(fkv["median_us"]))
             if runs["c"] and "c_error" not in out:
                 out["c_median_us"] = median(runs["c"])
                 out["c_p90_us"] = median(runs["p90"])
+                out["c_over_socket_median_us"] = median(runs["socket"])
+                out["c_over_socket_runs_us"] = runs["socket"]
                 out["c_socket_floor_us"] = median(runs["floor"])
-                # mogen's own part: each run less the floor run beside it.
-                out["c_over_floor_us"] = median([c - f for c, f in zip(runs["c"], runs["floor"])])
+                # mogen's own part over the socket: each run less the floor
+                # run beside it.
+                out["c_over_floor_us"] = median([c - f for c, f in zip(runs["socket"],
+                                                                         runs["floor"])])
                 out["c_runs_us"] = runs["c"]
                 out["c_floor_runs_us"] = runs["floor"]
             r = subprocess.run([exe, sock, "train", "20000", "0"],

@@ -1,6 +1,7 @@
 """The C client library over a real daemon: the example program sees the
 same batches, byte for byte, as the Python client does."""
 
+import os
 import re
 import subprocess
 
@@ -76,11 +77,12 @@ def test_c_example_reports_the_daemons_error(dataset):
     assert 'no stream named "nope"; streams are: train' in run.stderr
 
 
-def run_epoch_tool(socket, release_after):
+def run_epoch_tool(socket, release_after, env=None):
     """Runs build/tools/mogen-epoch; returns its batches as (epoch, index,
     [(row, label), ...]) and the rest of its lines."""
     run = subprocess.run([str(BUILD / "tools" / "mogen-epoch"), socket, "train",
-                          str(release_after)], capture_output=True, text=True, timeout=60)
+                          str(release_after)], capture_output=True, text=True, timeout=60,
+                         env=None if env is None else {**os.environ, **env})
     assert run.returncode == 0, run.stderr
     batches, other = [], []
     for line in run.stdout.splitlines():
@@ -93,6 +95,26 @@ def run_epoch_tool(socket, release_after):
         else:
             other.append(line)
     return batches, other
+
+
+def test_paced_c_client_takes_from_its_mailbox_the_batches_the_socket_would_give(dataset):
+    """libmogen with its mailbox (the default) and a pause before each batch,
+    as a trainer's step: the daemon posts most batches ahead, and the client
+    gets the same batches, rows and labels as one without a mailbox."""
+    pace = {"MOGEN_EPOCH_PAUSE_US": "5000"}
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        with_mailbox, other = run_epoch_tool(d.socket, 0, pace)
+    posted = [line for line in other if line.startswith("mailbox posted")]
+    assert len(posted) == 1 and posted[0] != "mailbox posted none", other
+    # 6 batches: all but the first (asked before anything was ready) and
+    # the one after END_OF_EPOCH (which travels on the socket) may be
+    # posted, and one more may be posted ahead of the last one taken.
+    assert 3 <= int(posted[0].split()[-1]) <= 6, other
+    with Mogend(dataset, config(dataset), workers=1) as d:
+        over_socket, other = run_epoch_tool(d.socket, 0, {**pace, "MOGEN_EPOCH_MAILBOX": "0"})
+    assert "mailbox posted none" in other
+    assert with_mailbox == over_socket
+    assert [b[:2] for b in with_mailbox] == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0)]
 
 
 @pytest.mark.parametrize("release_after", [0, 2])

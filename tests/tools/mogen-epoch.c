@@ -12,10 +12,19 @@
  * back with mogen_release first (printing "released"), so that the
  * following mogen_release_next finds no batch held and must act as
  * mogen_next. Exits 1 on any failure.
+ *
+ * Environment: MOGEN_EPOCH_MAILBOX=0 connects without a mailbox (every
+ * batch over the socket). MOGEN_EPOCH_PAUSE_US=N sleeps N microseconds
+ * before each batch, as a trainer's step would, so that the daemon posts
+ * the next one in the mailbox meanwhile; the last line is then "mailbox
+ * posted K", K from the daemon's STATUS for this client (or "none").
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "mogen.h"
 
@@ -51,6 +60,31 @@ static void epoch_print(const mogen_client_t *c, const mogen_batch_t *b)
     printf("\n");
 }
 
+/* Prints "mailbox posted K" for the one client attached to a stream, as
+ * the daemon's STATUS says. */
+static void epoch_print_mailbox(const char *socket_path)
+{
+    char *json = NULL;
+    cJSON *root, *client;
+
+    if (mogen_status_json(socket_path, &json) < 0) {
+        printf("mailbox posted ?\n");
+        return;
+    }
+    root = cJSON_Parse(json);
+    free(json);
+    cJSON_ArrayForEach(client, cJSON_GetObjectItemCaseSensitive(root, "clients")) {
+        const cJSON *posted = cJSON_GetObjectItemCaseSensitive(client, "mailbox_posted");
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(client, "stream")))
+            continue;
+        if (cJSON_IsNumber(posted))
+            printf("mailbox posted %.0f\n", posted->valuedouble);
+        else
+            printf("mailbox posted none\n");
+    }
+    cJSON_Delete(root);
+}
+
 int main(int argc, char **argv)
 {
     mogen_client_t *c;
@@ -58,6 +92,9 @@ int main(int argc, char **argv)
     mogen_connect_options_t opts;
     char err[512] = "";
     long release_after = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
+    const char *pause_env = getenv("MOGEN_EPOCH_PAUSE_US");
+    const char *mailbox_env = getenv("MOGEN_EPOCH_MAILBOX");
+    long pause_us = pause_env != NULL ? strtol(pause_env, NULL, 10) : 0;
     long received = 0;
     int ended = 0;
     int rc;
@@ -68,6 +105,8 @@ int main(int argc, char **argv)
     }
     mogen_connect_options_init(&opts);
     opts.timeout_ms = 30000;
+    if (mailbox_env != NULL && strcmp(mailbox_env, "0") == 0)
+        opts.mailbox = 0;
     opts.errbuf = err;
     opts.errbuf_len = sizeof err;
     rc = mogen_connect(&c, argv[1], argv[2], &opts);
@@ -81,6 +120,10 @@ int main(int argc, char **argv)
         return 1;
     }
     for (;;) {
+        if (pause_us > 0) {
+            struct timespec ts = {pause_us / 1000000, (pause_us % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
         rc = mogen_release_next(c, &b);
         if (rc < 0)
             break;
@@ -105,6 +148,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("error message: %s\n", mogen_client_error_message(c));
+    if (pause_us > 0)
+        epoch_print_mailbox(argv[1]);
     mogen_close(c);
     return 0;
 }

@@ -28,8 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
 #include "client_internal.h"
 #include "frame.h"
+#include "mailbox_layout.h"
 #include "message.h"
 #include "mogen.h"
 
@@ -57,6 +60,8 @@ typedef struct fake {
     void (*script)(struct fake *);
     size_t shm_size;     /* Size of the memfd sent with WELCOME. */
     int send_fd;         /* 0: WELCOME carries no fd. */
+    int mailbox;         /* 1: WELCOME grants a mailbox page, mapped at `page`. */
+    _Atomic uint32_t *page;
     char problem[256];   /* First thing found wrong, or "". */
     pthread_t thread;
 } fake_t;
@@ -67,14 +72,14 @@ static void fake_problem(fake_t *f, const char *what)
         snprintf(f->problem, sizeof f->problem, "%s", what);
 }
 
-/* Sends a frame, with fd attached to its first byte when fd >= 0. */
-static int fake_send(int sock, uint16_t type, const char *body, int fd)
+/* Sends a frame with fds[0..count) attached to its first byte. */
+static int fake_send_fds(int sock, uint16_t type, const char *body, const int *fds, int count)
 {
     size_t len = strlen(body);
     uint8_t *buf = malloc(MOGEN_FRAME_HEADER_SIZE + len);
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
     } control;
     struct iovec iov;
     struct msghdr msg;
@@ -87,20 +92,26 @@ static int fake_send(int sock, uint16_t type, const char *body, int fd)
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (fd >= 0) {
+    if (count > 0) {
         struct cmsghdr *c;
         memset(&control, 0, sizeof control);
         msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
+        msg.msg_controllen = CMSG_SPACE((size_t)count * sizeof(int));
         c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c->cmsg_len = CMSG_LEN((size_t)count * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)count * sizeof(int));
     }
     n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     free(buf);
     return n == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+/* Sends a frame, with fd attached to its first byte when fd >= 0. */
+static int fake_send(int sock, uint16_t type, const char *body, int fd)
+{
+    return fake_send_fds(sock, type, body, &fd, fd >= 0 ? 1 : 0);
 }
 
 /* Receives one frame and parses its body; returns the type, or -1. */
@@ -138,6 +149,37 @@ static cJSON *fake_expect(fake_t *f, int type)
     return body;
 }
 
+/* Sends WELCOME with "mailbox": true, the ring's fd and a mailbox page in
+ * which batch 4 of epoch 3 is already posted in slot 1. */
+static void fake_send_welcome_with_mailbox(fake_t *f, int ring_fd)
+{
+    char body[sizeof welcome_body + 32];
+    int fds[2] = {ring_fd, memfd_create("fake-mailbox", MFD_CLOEXEC)};
+    void *page;
+
+    snprintf(body, sizeof body, "%.*s, \"mailbox\": true}", (int)strlen(welcome_body) - 1,
+             welcome_body);
+    if (fds[1] < 0 || ftruncate(fds[1], MOGEN_MAILBOX_SIZE) < 0) {
+        fake_problem(f, "mailbox memfd failed");
+        return;
+    }
+    page = mmap(NULL, MOGEN_MAILBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+    if (page == MAP_FAILED) {
+        fake_problem(f, "mailbox mmap failed");
+        close(fds[1]);
+        return;
+    }
+    f->page = page;
+    f->page[MOGEN_MAILBOX_SLOT / 4] = 1;
+    f->page[MOGEN_MAILBOX_EPOCH / 4] = 3;
+    f->page[MOGEN_MAILBOX_BATCH / 4] = 4;
+    f->page[MOGEN_MAILBOX_COUNT / 4] = 2;
+    f->page[MOGEN_MAILBOX_POSTED / 4] = 1;
+    if (fake_send_fds(f->sock, MOGEN_MSG_WELCOME, body, fds, 2) < 0)
+        fake_problem(f, "cannot send WELCOME");
+    close(fds[1]);
+}
+
 /* Reads HELLO and answers WELCOME with a memfd whose slot 1 holds a
  * recognisable pattern in "x" and row ids 7 and 8. */
 static void fake_handshake(fake_t *f)
@@ -153,6 +195,8 @@ static void fake_handshake(fake_t *f)
     if (mogen_message_get_uint(hello, "version", 10, &version) < 0 || version != 1 ||
         mogen_message_get_string(hello, "stream", &stream) < 0 || strcmp(stream, "train") != 0)
         fake_problem(f, "HELLO lacks version 1 or stream train");
+    if (f->mailbox && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hello, "mailbox")))
+        fake_problem(f, "HELLO does not ask for a mailbox");
     cJSON_Delete(hello);
 
     fd = memfd_create("fake-mogen", MFD_CLOEXEC);
@@ -168,8 +212,11 @@ static void fake_handshake(fake_t *f)
         memcpy(mem + SLOT_SIZE + 192, rows, sizeof rows);
         munmap(mem, f->shm_size);
     }
-    if (fake_send(f->sock, MOGEN_MSG_WELCOME, welcome_body, f->send_fd ? fd : -1) < 0)
+    if (f->mailbox) {
+        fake_send_welcome_with_mailbox(f, fd);
+    } else if (fake_send(f->sock, MOGEN_MSG_WELCOME, welcome_body, f->send_fd ? fd : -1) < 0) {
         fake_problem(f, "cannot send WELCOME");
+    }
     close(fd);
 }
 
@@ -361,6 +408,67 @@ static void handshake_fd_and_batches(void **state)
     /* stream_failed: the daemon's sentence, connection still usable. */
     assert_int_equal(mogen_next(c, &b), MOGEN_ESTREAMFAILED);
     assert_string_equal(mogen_client_error_message(c), "every file failed: /img missing");
+    mogen_close(c);
+    fake_join(&f);
+}
+
+/* The first batch is taken from the mailbox and given back there, with no
+ * frame; the second comes over the socket; then the page says a batch was
+ * posted that does not follow the one taken, which the client refuses. */
+static void script_mailbox(fake_t *f)
+{
+    cJSON *body;
+
+    fake_handshake(f);
+    if (f->page == NULL)
+        return;
+    cJSON_Delete(fake_expect(f, MOGEN_MSG_NEXT));
+    if (f->page[MOGEN_MAILBOX_TAKEN / 4] != 1 || f->page[MOGEN_MAILBOX_RELEASED / 4] != 1 ||
+        f->page[MOGEN_MAILBOX_RELEASE_AT / 4] != 1)
+        fake_problem(f, "the page does not show batch 4 taken and slot 1 given back");
+    f->page[MOGEN_MAILBOX_POSTED / 4] = 5; /* nonsense: one was taken, one at most may follow */
+    fake_send(f->sock, MOGEN_MSG_BATCH, "{\"slot\": 2, \"epoch\": 3, \"batch\": 5, \"size\": 1}", -1);
+    if (fake_recv(f, &body) != -1)
+        fake_problem(f, "the client sent more after the page stopped making sense");
+    cJSON_Delete(body);
+    munmap((void *)f->page, MOGEN_MAILBOX_SIZE);
+}
+
+static void mailbox_batches_need_no_frame_and_nonsense_is_refused(void **state)
+{
+    fake_t f;
+    mogen_client_t *c;
+    mogen_batch_t b = {0};
+    const uint8_t *x;
+    uint32_t epoch, batch;
+    int sock;
+    (void)state;
+
+    fake_init(&f, script_mailbox);
+    f.mailbox = 1;
+    sock = fake_start(&f);
+    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+
+    assert_int_equal(mogen_next(c, &b), 0); /* From the page: no NEXT sent. */
+    assert_int_equal(b.slot, 1);
+    assert_int_equal(b.epoch, 3);
+    assert_int_equal(b.batch, 4);
+    assert_int_equal(b.size, 2);
+    assert_int_equal(b.error_count, 0);
+    x = mogen_batch_tensor(&b, "x");
+    assert_non_null(x);
+    assert_int_equal(x[0], 1);
+    mogen_position(c, &epoch, &batch);
+    assert_int_equal(batch, 5);
+    assert_int_equal(mogen_release(c, &b), 0); /* Through the page: no RELEASE sent. */
+
+    assert_int_equal(mogen_next(c, &b), 0); /* Nothing posted: NEXT, BATCH. */
+    assert_int_equal(b.slot, 2);
+    assert_int_equal(b.batch, 5);
+
+    assert_int_equal(mogen_release_next(c, &b), MOGEN_EBADREPLY);
+    assert_non_null(strstr(mogen_client_error_message(c), "mailbox"));
+    assert_int_equal(mogen_next(c, &b), MOGEN_EBADREPLY); /* The client is dead. */
     mogen_close(c);
     fake_join(&f);
 }
@@ -1084,6 +1192,7 @@ int main(void)
         cmocka_unit_test(status_returns_the_reply_json),
         cmocka_unit_test(connect_without_a_daemon_says_so),
         cmocka_unit_test(release_next_sends_both_frames_in_one_write),
+        cmocka_unit_test(mailbox_batches_need_no_frame_and_nonsense_is_refused),
         cmocka_unit_test(stale_copies_and_foreign_batches_release_nothing),
         cmocka_unit_test(send_frames_continues_after_a_short_write),
         cmocka_unit_test(send_frames_refuses_what_it_cannot_send),
