@@ -38,7 +38,8 @@ struct mogen_client {
     client_lease_t *leases; /* slot_count entries. */
     uint32_t next_epoch;   /* Position of the next batch expected. */
     uint32_t next_batch;
-    uint32_t world;        /* Ranks sharing the stream (for the position). */
+    uint32_t world;        /* Ranks sharing the stream, and this client's */
+    uint32_t rank;         /* rank (for the position). */
     cJSON *last_batch;     /* The most recent BATCH body (its "errors"); owned. */
     uint32_t last_epoch;   /* (epoch, batch, slot) of last_batch. */
     uint32_t last_index;
@@ -169,13 +170,13 @@ static int client_map(mogen_client_t *c, int fd)
  * Maps the mailbox page when WELCOME says one was passed (its second fd,
  * taken over here). A page that came unasked is closed.
  */
-static int client_map_mailbox(mogen_client_t *c, int fd)
+static int client_map_mailbox(mogen_client_t *c, const mogen_connect_options_t *o, int fd)
 {
     const cJSON *granted = cJSON_GetObjectItemCaseSensitive(c->layout.root, "mailbox");
     struct stat st;
     void *page;
 
-    if (!cJSON_IsTrue(granted)) {
+    if (!o->mailbox || !o->want_fd || !cJSON_IsTrue(granted)) {
         if (fd >= 0)
             close(fd);
         return 0;
@@ -183,7 +184,12 @@ static int client_map_mailbox(mogen_client_t *c, int fd)
     if (fd < 0)
         return client_fail(c, MOGEN_EBADREPLY,
                            "WELCOME says \"mailbox\": true but passed no mailbox fd");
-    if (fstat(fd, &st) < 0 || st.st_size < MOGEN_MAILBOX_SIZE) {
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return client_fail(c, -e, "cannot stat the mailbox: %s", strerror(e));
+    }
+    if (st.st_size < MOGEN_MAILBOX_SIZE) {
         close(fd);
         return client_fail(c, MOGEN_EBADREPLY, "the mailbox is smaller than %d bytes",
                            MOGEN_MAILBOX_SIZE);
@@ -242,7 +248,7 @@ static int client_welcome(mogen_client_t *c, const mogen_connect_options_t *o)
     mailbox_fd = f.fd2;
     f.fd2 = -1;
     mogen__frame_free(&f);
-    rc = client_map_mailbox(c, mailbox_fd);
+    rc = client_map_mailbox(c, o, mailbox_fd);
     if (rc < 0) {
         if (fd >= 0)
             close(fd);
@@ -302,6 +308,7 @@ int mogen__client_attach(mogen_client_t **client, int sock, const char *stream,
     c->sock = sock;
     c->timeout_ms = opts->timeout_ms;
     c->world = opts->world ? opts->world : 1;
+    c->rank = opts->rank;
 
     hello = client_hello(stream, opts);
     if (hello == NULL) {
@@ -379,8 +386,15 @@ static void client_hold(mogen_client_t *c, uint32_t slot, uint32_t epoch, uint32
     c->last_epoch = epoch;
     c->last_index = index;
     c->last_slot = slot;
-    c->next_epoch = epoch;
-    c->next_batch = index + 1;
+    /* The batch this rank receives next: world batches on, or this rank's
+     * first of the next epoch (64 bits: world may be near 2^32). */
+    if ((uint64_t)index + c->world < c->layout.batches_per_epoch) {
+        c->next_epoch = epoch;
+        c->next_batch = index + c->world;
+    } else {
+        c->next_epoch = epoch + 1;
+        c->next_batch = c->rank;
+    }
 
     b->slot = slot;
     b->epoch = epoch;
@@ -509,7 +523,7 @@ static int client_end_of_epoch(mogen_client_t *c, const mogen__frame_t *f, mogen
     }
     cJSON_Delete(obj);
     c->next_epoch = (uint32_t)epoch + 1;
-    c->next_batch = 0;
+    c->next_batch = c->rank;
     b->slot = UINT32_MAX;
     b->epoch = (uint32_t)epoch;
     b->batch = 0;

@@ -134,12 +134,14 @@ typedef struct mogen_connect_options {
     uint32_t world;       /* Number of ranks; default 1 (0 is taken as 1). */
     int want_fd;          /* 1 (default): receive the fd; 0: open the daemon's shm_path. */
     int timeout_ms;       /* Bound on each wait for the daemon; 0 (default) = none. */
+    char *errbuf;         /* If set, a failed mogen_connect writes a sentence here: */
+    size_t errbuf_len;    /* the daemon's ERROR message, or what failed locally. */
     int mailbox;          /* 1 (default, with want_fd): take batches the daemon posts
                              ahead into a mailbox page, and give slots back there,
                              with no system call (docs/protocol.md); 0: all over the
-                             socket. The batches are the same either way. */
-    char *errbuf;         /* If set, a failed mogen_connect writes a sentence here: */
-    size_t errbuf_len;    /* the daemon's ERROR message, or what failed locally. */
+                             socket. For a client alone on its stream the batches
+                             are the same either way; see mogen_close for one that
+                             shares it. (Last: added after the first release.) */
 } mogen_connect_options_t;
 
 /* Fills opts with the defaults above. */
@@ -158,7 +160,11 @@ int mogen_connect(mogen_client_t **client, const char *socket_path, const char *
 
 /* Closes the connection (the daemon takes back every slot still held),
  * unmaps the memory and frees the client. Pointers into batches become
- * invalid. NULL is ignored. */
+ * invalid. NULL is ignored. A batch the daemon had posted in the mailbox
+ * and the client not taken goes back to the stream when no other client is
+ * attached to it; with others attached it is dropped, like the slots held
+ * (so a client that joins a trainer's stream briefly, as mogenctl peek
+ * does, should connect with mailbox = 0). */
 void mogen_close(mogen_client_t *client);
 
 /* The daemon's message from its last ERROR, or the library's description of
@@ -243,9 +249,9 @@ int mogen_release(mogen_client_t *client, mogen_batch_t *batch);
 
 /*
  * The step of a training loop: gives back the batch *batch holds and asks
- * for the next one into the same struct, both frames in one write, then
- * waits and returns like mogen_next. The daemon then reads both in one
- * wake-up and answers the NEXT before it refills the freed slot, which
+ * for the next one into the same struct, then returns like mogen_next.
+ * Without a mailbox both frames go in one write: the daemon reads them in
+ * one wake-up and answers the NEXT before it refills the freed slot, which
  * makes the round trip shorter than mogen_release followed by mogen_next.
  * When *batch holds no slot of this client (zeroed, after
  * MOGEN_END_OF_EPOCH, already released, a copy of a released batch) it is

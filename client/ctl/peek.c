@@ -242,6 +242,9 @@ int ctl_peek(int argc, char **argv)
     opts.errbuf = errbuf;
     opts.errbuf_len = sizeof(errbuf);
     opts.timeout_ms = 60000;
+    /* One batch and gone: a mailbox would have the daemon post the next
+     * batch here too, which the trainer beside us would then never get. */
+    opts.mailbox = 0;
     rc = mogen_connect(&client, socket_path, stream, &opts);
     if (rc == -ENOENT || rc == -ECONNREFUSED) {
         ctl_socket_hint("peek", socket_path, mogen_strerror(rc));

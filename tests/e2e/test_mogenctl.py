@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -110,6 +111,30 @@ def test_peek_writes_the_batch_as_the_model_sees_it(dataset):
         r, col = divmod(i, 3)
         tile = sheet[2 + r * 14: 2 + r * 14 + 12, 2 + col * 22: 2 + col * 22 + 20]
         assert np.abs(tile.astype(int) - pixels[i]).max() <= 1, f"tile {i} differs"
+
+
+def test_peek_beside_a_trainer_takes_one_batch_and_only_one(dataset):
+    """peek joins the trainer's queue for one batch. It connects without a
+    mailbox: with one, the daemon would post it the next batch as well,
+    which would be dropped when peek leaves, lost to the trainer. (Enough
+    slots that one more batch is ready while peek draws.)"""
+    with Mogend(dataset, dict(config(dataset), ring_slots=6), workers=1) as d:
+        c = mogen.Client(d.socket, "train")  # with its mailbox
+        got = [c.next_batch()[2]["batch"]]
+        time.sleep(0.1)  # the trainer's next batch is posted meanwhile
+        out = ctl("peek", "train", "-o", str(dataset / "peek.png"), "--socket", d.socket)
+        assert out.returncode == 0, out.stderr
+        time.sleep(0.1)
+        steps = c.steps_per_epoch
+        while len(got) < steps - 1:
+            time.sleep(0.005)
+            got.append(c.next_batch()[2]["batch"])
+        c.close()
+        log = d.stop()
+    assert len(set(got)) == len(got) == steps - 1
+    peeked = re.search(r"row (\d+) ", out.stdout.splitlines()[1])
+    assert peeked and int(peeked[1]) // 7 not in got, out.stdout  # batch 7 rows wide
+    assert "dropped" not in log
 
 
 def test_version_names_the_release_and_the_protocol():

@@ -440,6 +440,7 @@ static void mailbox_batches_need_no_frame_and_nonsense_is_refused(void **state)
     mogen_client_t *c;
     mogen_batch_t b = {0};
     const uint8_t *x;
+    mogen_connect_options_t o;
     uint32_t epoch, batch;
     int sock;
     (void)state;
@@ -447,7 +448,10 @@ static void mailbox_batches_need_no_frame_and_nonsense_is_refused(void **state)
     fake_init(&f, script_mailbox);
     f.mailbox = 1;
     sock = fake_start(&f);
-    assert_int_equal(mogen__client_attach(&c, sock, "train", NULL), 0);
+    mogen_connect_options_init(&o);
+    o.rank = 1; /* As the fake's WELCOME says: 6 batches per epoch, 2 ranks. */
+    o.world = 2;
+    assert_int_equal(mogen__client_attach(&c, sock, "train", &o), 0);
 
     assert_int_equal(mogen_next(c, &b), 0); /* From the page: no NEXT sent. */
     assert_int_equal(b.slot, 1);
@@ -458,8 +462,9 @@ static void mailbox_batches_need_no_frame_and_nonsense_is_refused(void **state)
     x = mogen_batch_tensor(&b, "x");
     assert_non_null(x);
     assert_int_equal(x[0], 1);
-    mogen_position(c, &epoch, &batch);
-    assert_int_equal(batch, 5);
+    mogen_position(c, &epoch, &batch); /* Batch 6 would be past the epoch's end: */
+    assert_int_equal(epoch, 4);        /* rank 1's first of the next one. */
+    assert_int_equal(batch, 1);
     assert_int_equal(mogen_release(c, &b), 0); /* Through the page: no RELEASE sent. */
 
     assert_int_equal(mogen_next(c, &b), 0); /* Nothing posted: NEXT, BATCH. */
@@ -537,6 +542,7 @@ static void release_next_sends_both_frames_in_one_write(void **state)
     fake_t f;
     mogen_client_t *c;
     mogen_batch_t b = {0};
+    uint32_t epoch, batch;
     int sock;
     (void)state;
 
@@ -555,6 +561,9 @@ static void release_next_sends_both_frames_in_one_write(void **state)
     assert_int_equal(b.batch, 5);
     assert_int_equal(b.size, 1);
     assert_non_null(mogen_batch_tensor(&b, "x"));
+    mogen_position(c, &epoch, &batch); /* The epoch's last batch (of 6): next, */
+    assert_int_equal(epoch, 4);        /* the first of the next epoch. */
+    assert_int_equal(batch, 0);
 
     assert_int_equal(mogen_release(c, &b), 0);
     assert_int_equal(mogen_release_next(c, &b), MOGEN_END_OF_EPOCH); /* Released: NEXT. */
