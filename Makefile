@@ -70,7 +70,8 @@ FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 
-.PHONY: all test unit sanitize sanitize-pytest pytest deps demo bench install clean fuzz
+.PHONY: all test unit sanitize sanitize-pytest pytest deps demo bench install clean fuzz \
+	python-fastpath
 
 EXAMPLES = $(BUILD)/examples/sum_batch $(BUILD)/examples/sum_batch_shared
 
@@ -141,6 +142,24 @@ $(BUILD)/tools/%: $(call obj,tests/tools/%.c) $(CORE_LIB) $(CLIENT_LIB)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
+# The Python client's mailbox step in C (client/python/mogen/_fastpath.c),
+# compiled for $(PYTHON) and its NumPy. It is built in place, beside the
+# package's modules, so that `import mogen` from client/python finds it: the
+# one output outside $(BUILD) (clean removes it). The client works without
+# it (docs/python.md). The file name depends on the interpreter, known only
+# once deps has made .venv, hence a shell check rather than a make rule.
+PY_FASTPATH_SRC = client/python/mogen/_fastpath.c protocol/mailbox_layout.h
+python-fastpath:
+	$(Q)out=client/python/mogen/_fastpath$$($(PYTHON) -c \
+		'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') || exit 1; \
+	for src in $(PY_FASTPATH_SRC); do [ "$$out" -nt "$$src" ] || stale=1; done; \
+	[ -z "$$stale" ] && exit 0; \
+	printf '%-4s %s\n' CC "$$out"; \
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared -Iprotocol \
+		-I"$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+		-I"$$($(PYTHON) -c 'import numpy; print(numpy.get_include())')" \
+		-o "$$out" client/python/mogen/_fastpath.c
+
 # libFuzzer targets: each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
 # and is built with clang against the sources directly (not the gcc-built
 # libraries), with ASan + UBSan.
@@ -166,7 +185,7 @@ fuzz: $(FUZZ_BINS)
 # Dependencies: installed only when missing, so the second run is instant.
 
 DEB_PKGS = build-essential pkg-config libuv1-dev libturbojpeg0-dev libspng-dev \
-	libcjson-dev libcmocka-dev python3-venv python3-numpy python3-pil \
+	libcjson-dev libcmocka-dev python3-dev python3-venv python3-numpy python3-pil \
 	python3-torch python3-torchvision python3-keras-preprocessing python3-pandas \
 	python3-psutil dataset-fashion-mnist clang libclang-rt-14-dev valgrind imagemagick
 # Keras 3 with the JAX backend from PyPI; numpy<2 keeps Debian's torch working.
@@ -204,11 +223,11 @@ SAN_MAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZER=addres
 sanitize:
 	$(Q)$(SAN_MAKE) UNIT_LABEL="unit (ASan+UBSan)" unit
 
-sanitize-pytest:
+sanitize-pytest: python-fastpath
 	$(Q)$(SAN_MAKE) all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TOOL_BINS))
 	$(Q)MOGEN_BUILD=$(abspath $(BUILD)/sanitize) MOGEN_SANITIZED=1 $(PYTHON) -m pytest -q -rs tests/e2e
 
-pytest: all $(TOOL_BINS)
+pytest: all $(TOOL_BINS) python-fastpath
 	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/e2e
 
 # Each phase starts with a "== ... ==" header; pytest's summary stays the
@@ -227,9 +246,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory pytest
 
 bench: deps all $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory python-fastpath
 	@sh tests/bench/run.sh $(BUILD)
 
 demo: deps all
+	$(Q)$(MAKE) --no-print-directory python-fastpath
 	$(PYTHON) client/python/examples/demo.py --build $(BUILD) $(if $(DATA),--data $(DATA))
 
 # ---------------------------------------------------------------------------
@@ -249,6 +270,6 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/mogen/examples/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) client/python/mogen/_fastpath*.so
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -20,6 +20,7 @@ import pytest
 
 from harness import Mogend, frame, read_frame, small_config, small_dataset
 import mogen  # noqa: E402  (harness puts client/python on sys.path)
+from mogen import client as client_module  # noqa: E402
 
 ROWS = 47
 BATCH = 5
@@ -219,10 +220,11 @@ def _paced_batches(client, count):
     return got
 
 
-def test_the_python_client_sees_the_same_batches_either_way(tmp_path):
+def test_the_python_client_sees_the_same_batches_either_way(tmp_path, monkeypatch):
     """Shuffled and augmented, two epochs and a half, through the mailbox
-    and then through the socket on a fresh daemon: the same batches, in the
-    same order, with the same bytes; and the mailbox was really used."""
+    (the C step when built), through the pure-Python page, and through the
+    socket, each on a fresh daemon: the same batches, in the same order,
+    with the same bytes; and the mailbox was really used."""
     small_dataset(tmp_path, rows=ROWS)
     cfg = small_config(tmp_path, batch_size=BATCH, shuffle=True, slots=4, seed=5,
                        augment={"flip_horizontal": 0.5, "rotate": [-20, 20]})
@@ -230,15 +232,26 @@ def test_the_python_client_sees_the_same_batches_either_way(tmp_path):
     count = STEPS * 2 + STEPS // 2
     with Mogend(tmp_path, cfg, workers=2) as d:
         c = mogen.Client(d.socket, "train", mailbox=True)
+        used_c = c._mailbox_next is not None
         via_mailbox = _paced_batches(c, count)
         posted = next(x for x in mogen.status(d.socket)["clients"] if x["stream"])
         c.close()
     with Mogend(tmp_path, cfg, workers=2) as d:
+        # The pure-Python page, as without mogen._fastpath.
+        monkeypatch.setattr(client_module, "_fastpath", None)
+        c = mogen.Client(d.socket, "train", mailbox=True)
+        assert c._mailbox_next is None
+        via_python_page = _paced_batches(c, count)
+        c.close()
+        monkeypatch.undo()
+    with Mogend(tmp_path, cfg, workers=2) as d:
         c = mogen.Client(d.socket, "train", mailbox=False)
         via_socket = _paced_batches(c, count)
         c.close()
+    assert used_c == mogen.accelerated()
     assert [b[:2] for b in via_mailbox] == [(e, k) for e in range(3) for k in range(STEPS)][:count]
     assert via_mailbox == via_socket
+    assert via_python_page == via_socket
     # Posted batches stop at each epoch's end (END_OF_EPOCH goes over the
     # socket), so most but not all of them came through the mailbox.
     # (And one more may be posted already, ahead of the last one taken.)

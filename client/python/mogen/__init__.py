@@ -9,7 +9,7 @@ See docs/python.md. mogen.keras and mogen.torch hold the framework adapters
 and are imported on demand.
 """
 
-from .client import Client, Output, status
+from .client import Client, Output, accelerated, status
 from .errors import (BadFrame, BadRequest, DaemonError, DaemonGone, DaemonNotRunning,
                      MogenError, MogenTimeout, NoShmPath, NotAttached, NotLeased,
                      ProtocolError, ShuttingDown, StreamBusy, StreamFailed,
@@ -19,7 +19,7 @@ from .protocol import VERSION as PROTOCOL_VERSION
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "Output", "status", "PROTOCOL_VERSION",
+    "Client", "Output", "status", "accelerated", "PROTOCOL_VERSION",
     "MogenError", "DaemonNotRunning", "ProtocolError", "MogenTimeout", "DaemonGone",
     "DaemonError", "BadFrame", "BadRequest", "VersionMismatch", "UnknownStream",
     "StreamBusy", "NoShmPath", "NotAttached", "NotLeased", "TooManyLeases",

@@ -53,7 +53,7 @@ _NEXT_FRAME = protocol.encode_frame(MsgType.NEXT, {})
 # written as one 4-byte access: a memoryview cast to "I" does exactly that,
 # where struct.pack_into zero-fills the field before writing it and the
 # daemon may read the zero in between. (Native order is little-endian on
-# the x86-64 that uses the mailbox.)
+# the x86-64 that uses the pure-Python page.)
 _MAILBOX_SIZE = 4096
 _MAILBOX_POSTED = 0
 _MAILBOX_TAKEN = 1
@@ -63,12 +63,81 @@ _MAILBOX_CONSUMED = 7
 _MAILBOX_RELEASE_AT = 16
 _MAILBOX_RELEASES = 64
 
+# The mailbox step in C (_fastpath.c), when it was built for this Python
+# and NumPy; MOGEN_PURE_PYTHON=1 leaves the pure-Python _PageMailbox.
+_fastpath = None
+if not os.environ.get("MOGEN_PURE_PYTHON"):
+    try:
+        from . import _fastpath
+    except ImportError:  # not built, or built for another NumPy
+        _fastpath = None
+
 
 def _mailbox_by_default():
-    """The mailbox is read with two plain loads, `posted` and then the
-    entry, which only a CPU that keeps loads in order (x86) guarantees to
-    see in that order; Python has no memory barrier to ask for it."""
-    return platform.machine().lower() in ("x86_64", "amd64")
+    """Whether a client asks for a mailbox when not told. The C mailbox
+    orders its accesses to the page with atomics, so it works anywhere. The
+    pure-Python one reads `posted` and then the entry with two plain loads,
+    which only a CPU that keeps loads in order (x86) guarantees to see in
+    that order; Python has no memory barrier to ask for it."""
+    return _fastpath is not None or platform.machine().lower() in ("x86_64", "amd64")
+
+
+def accelerated():
+    """True when clients take batches through the C mailbox step
+    (mogen._fastpath), False when they use the pure-Python one."""
+    return _fastpath is not None
+
+
+class _PageMailbox:
+    """The mailbox page in pure Python: what _fastpath.Mailbox does, but
+    next_batch(), the whole step in one call, always returns None, so that
+    the client takes the batch itself (take(), then give_back())."""
+
+    def __init__(self, page, slots, world, rank, batches_per_epoch):
+        self._words = memoryview(page).cast("I")
+        self.taken = self._words[_MAILBOX_TAKEN]  # batches taken, mod 2^32
+        self.released = self._words[_MAILBOX_RELEASED]  # slots given back, mod 2^32
+        self._consumed = self.released  # of those, acted on by the daemon when last read
+
+    def take(self):
+        """Returns ``(slot, epoch, batch, size)`` of the batch the daemon
+        posted, marking it taken, or None when none is. `posted` is read
+        before the entry (see _mailbox_by_default)."""
+        words = self._words
+        posted = words[_MAILBOX_POSTED]
+        if posted == self.taken:
+            return None
+        if posted != (self.taken + 1) & _UINT32_MAX:
+            raise ProtocolError(f"the mailbox says {posted} batches posted after "
+                                f"{self.taken} taken; the daemon posts one at a time")
+        entry = (words[_MAILBOX_SLOT], words[_MAILBOX_EPOCH], words[_MAILBOX_BATCH],
+                 words[_MAILBOX_COUNT])
+        words[_MAILBOX_TAKEN] = self.taken = posted
+        return entry
+
+    def give_back(self, slot):
+        """Puts slot in the release ring; False when the ring is full."""
+        words = self._words
+        released = self.released
+        if (released - self._consumed) & _UINT32_MAX >= _MAILBOX_RELEASES:
+            self._consumed = words[_MAILBOX_CONSUMED]
+            if (released - self._consumed) & _UINT32_MAX >= _MAILBOX_RELEASES:
+                return False
+        # The slot, then the count that makes the daemon read it.
+        words[_MAILBOX_RELEASE_AT + released % _MAILBOX_RELEASES] = slot
+        words[_MAILBOX_RELEASED] = self.released = (released + 1) & _UINT32_MAX
+        return True
+
+    def sync_taken(self):
+        """After a NEXT answered with a batch the daemon had posted (it
+        marks it taken then), reads `taken` back."""
+        self.taken = self._words[_MAILBOX_TAKEN]
+
+    def next_batch(self, held):
+        return None
+
+    def close(self):
+        self._words.release()
 
 
 class Output:
@@ -442,11 +511,9 @@ class Client:
             mailbox = want_fd and _mailbox_by_default()
         self._conn = None
         self._mm = None
-        self._mailbox = None  # the mailbox page as 32-bit words, when WELCOME gave one
-        self._mailbox_map = None  # and its mmap
-        self._taken = 0  # batches taken from it so far, mod 2^32
-        self._released = 0  # slots released through it so far, mod 2^32
-        self._consumed = 0  # of those, acted on by the daemon when last read
+        self._mailbox = None  # a _fastpath.Mailbox or _PageMailbox, when WELCOME gave one
+        self._mailbox_map = None  # and the mmap of its page
+        self._mailbox_next = None  # its next_batch, when it is the C one
         self._held = None  # slot index leased to us, or None
         self._slots = []  # a _Slot per ring slot
         self._closed = False
@@ -518,14 +585,14 @@ class Client:
         finally:
             os.close(fd)  # the mapping keeps the memory alive
 
-        if w.get("mailbox") is True:
-            self._map_mailbox()
-
         for slot in range(self.slot_count):
             base = slot * self.slot_size
             views = {name: _view(self._mm, t, base) for name, t in self.tensors.items()}
             release = protocol.encode_frame(MsgType.RELEASE, {"slot": slot})
             self._slots.append(_Slot(views, self.output_names, release))
+
+        if w.get("mailbox") is True:
+            self._map_mailbox()
         self._conn.fds_expected = False
 
     def _map_mailbox(self):
@@ -541,24 +608,15 @@ class Client:
                                           prot=mmap.PROT_READ | mmap.PROT_WRITE)
         finally:
             os.close(fd)
-        words = self._mailbox = memoryview(self._mailbox_map).cast("I")
-        self._taken = words[_MAILBOX_TAKEN]
-        self._released = self._consumed = words[_MAILBOX_RELEASED]
-
-    def _take_posted(self, words):
-        """Returns ``(slot, epoch, batch, size)`` of the batch the daemon
-        posted in the mailbox, marking it taken, or None when none is.
-        `posted` is read before the entry (see _mailbox_by_default)."""
-        posted = words[_MAILBOX_POSTED]
-        if posted == self._taken:
-            return None
-        if posted != (self._taken + 1) & _UINT32_MAX:
-            raise ProtocolError(f"the mailbox says {posted} batches posted after "
-                                f"{self._taken} taken; the daemon posts one at a time")
-        entry = (words[_MAILBOX_SLOT], words[_MAILBOX_EPOCH], words[_MAILBOX_BATCH],
-                 words[_MAILBOX_COUNT])
-        words[_MAILBOX_TAKEN] = self._taken = posted
-        return entry
+        slots = tuple((s.x, tuple(name for name, _ in s.y), tuple(v for _, v in s.y),
+                       s.row_ids, s.errors) for s in self._slots)
+        if _fastpath is not None:
+            self._mailbox = _fastpath.Mailbox(self._mailbox_map, slots, self.world, self.rank,
+                                              self._batches_per_epoch)
+            self._mailbox_next = self._mailbox.next_batch
+        else:
+            self._mailbox = _PageMailbox(self._mailbox_map, slots, self.world, self.rank,
+                                         self._batches_per_epoch)
 
     def _check_tensor(self, t):
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
@@ -593,17 +651,10 @@ class Client:
                 self._conn.send(_NEXT_FRAME)
             return
         mailbox = self._mailbox
-        if mailbox is not None:
-            released = self._released
-            if (released - self._consumed) & _UINT32_MAX >= _MAILBOX_RELEASES:
-                self._consumed = mailbox[_MAILBOX_CONSUMED]
-            if (released - self._consumed) & _UINT32_MAX < _MAILBOX_RELEASES:
-                # The slot, then the count that makes the daemon read it.
-                mailbox[_MAILBOX_RELEASE_AT + released % _MAILBOX_RELEASES] = slot
-                mailbox[_MAILBOX_RELEASED] = self._released = (released + 1) & _UINT32_MAX
-                if then_next:
-                    self._conn.send(_NEXT_FRAME)
-                return
+        if mailbox is not None and mailbox.give_back(slot):
+            if then_next:
+                self._conn.send(_NEXT_FRAME)
+            return
         self._conn.send(self._slots[slot].release_next if then_next else self._slots[slot].release)
 
     def _total_batches(self, w):
@@ -653,8 +704,13 @@ class Client:
             conn._check_usable()
         mailbox = self._mailbox
         try:
+            # The C mailbox does the whole step when a batch is posted.
+            fast = None if self._mailbox_next is None else self._mailbox_next(self._held)
+            if fast is not None:
+                self._held, x, y, info, self.position = fast
+                return self._copied(x, y, info) if self.copy else (x, y, info)
             errors = None
-            plain = None if mailbox is None else self._take_posted(mailbox)
+            plain = None if mailbox is None else mailbox.take()
             if plain is not None:
                 self._release_held()
             else:
@@ -663,7 +719,7 @@ class Client:
                 if mailbox is not None:
                     # The daemon answers a NEXT with a batch it posted
                     # meanwhile, and then marks it taken for us.
-                    self._taken = mailbox[_MAILBOX_TAKEN]
+                    mailbox.sync_taken()
             if plain is not None:
                 slot, epoch, batch, size = plain
                 if epoch > _UINT32_MAX or batch > _UINT32_MAX:  # as _batch_fields checks
@@ -702,11 +758,14 @@ class Client:
         x, y, row_ids, failed = held.arrays(size)
         info = {"epoch": epoch, "batch": batch, "size": size, "slot": slot,
                 "errors": list(errors) if errors else [], "row_ids": row_ids, "failed": failed}
-        if self.copy:
-            x = x.copy()
-            y = {k: v.copy() for k, v in y.items()}
-            # Nothing refers to the slot any more: give it back right away.
-            self._release_held()
+        return self._copied(x, y, info) if self.copy else (x, y, info)
+
+    def _copied(self, x, y, info):
+        """For copy=True: owned copies of the batch, its slot given back."""
+        x = x.copy()
+        y = {k: v.copy() for k, v in y.items()}
+        # Nothing refers to the slot any more: give it back right away.
+        self._release_held()
         return x, y, info
 
     def next_batch(self):
@@ -768,8 +827,8 @@ class Client:
             self._conn.close()
         self._slots = []
         if self._mailbox is not None:
-            self._mailbox.release()
-            self._mailbox = None
+            self._mailbox.close()
+            self._mailbox = self._mailbox_next = None
             self._mailbox_map.close()
             self._mailbox_map = None
         if self._mm is not None:
