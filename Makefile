@@ -149,16 +149,21 @@ $(BUILD)/tools/%: $(call obj,tests/tools/%.c) $(CORE_LIB) $(CLIENT_LIB)
 # it (docs/python.md). The file name depends on the interpreter, known only
 # once deps has made .venv, hence a shell check rather than a make rule.
 PY_FASTPATH_SRC = client/python/mogen/_fastpath.c protocol/mailbox_layout.h
+# Python's and NumPy's headers come in as system headers: a warning in a
+# newer release of theirs must not fail the build. NumPy's config header
+# is part of the check, so that another NumPy rebuilds the module.
 python-fastpath:
 	$(Q)out=client/python/mogen/_fastpath$$($(PYTHON) -c \
 		'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') || exit 1; \
-	for src in $(PY_FASTPATH_SRC); do [ "$$out" -nt "$$src" ] || stale=1; done; \
+	py_inc=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
+	np_inc=$$($(PYTHON) -c 'import numpy; print(numpy.get_include())') || exit 1; \
+	for src in $(PY_FASTPATH_SRC) "$$np_inc/numpy/_numpyconfig.h"; do \
+		[ "$$out" -nt "$$src" ] || stale=1; \
+	done; \
 	[ -z "$$stale" ] && exit 0; \
 	printf '%-4s %s\n' CC "$$out"; \
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared -Iprotocol \
-		-I"$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
-		-I"$$($(PYTHON) -c 'import numpy; print(numpy.get_include())')" \
-		-o "$$out" client/python/mogen/_fastpath.c
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared -Iprotocol -isystem "$$py_inc" \
+		-isystem "$$np_inc" -o "$$out" client/python/mogen/_fastpath.c
 
 # libFuzzer targets: each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
 # and is built with clang against the sources directly (not the gcc-built

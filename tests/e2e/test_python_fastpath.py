@@ -32,7 +32,7 @@ def test_the_c_mailbox_is_built_and_used():
     client without it still works (the rest of this file), but `make test`
     must test the one users get."""
     assert client_module._fastpath is not None, (
-        "mogen._fastpath is not built: run make (client/python/mogen/_fastpath.c)")
+        "mogen._fastpath is not built: run make python-fastpath")
     assert mogen.accelerated()
 
 
@@ -225,6 +225,8 @@ def test_next_batch_gives_the_held_slot_back_and_wraps_the_position(rank, batch,
     assert page.words[RELEASED] == 1 and page.ring(0, 1) == [2]
     assert m.next_batch(0) is None  # nothing posted: nothing given back
     assert page.words[RELEASED] == 1
+    with pytest.raises(ValueError, match="held slot 3 is not in the ring"):
+        m.next_batch(SLOTS)
     m.close()
     page.close()
 

@@ -45,17 +45,18 @@ def _wheel_file(tag, purelib):
             f"Root-Is-Purelib: {'true' if purelib else 'false'}\nTag: {tag}\n")
 
 
-def _package_files():
-    """(path on disk, path in the wheel) for every module of the package."""
+def _package_files(sources=False):
+    """(path on disk, path in the archive) for every module of the package,
+    and with sources also the C source (for the sdist)."""
     root = os.path.join(HERE, NAME)
     for name in sorted(os.listdir(root)):
-        if name.endswith(".py") or name == "_fastpath.c":
+        if name.endswith(".py") or (sources and name.endswith(".c")):
             yield os.path.join(root, name), f"{NAME}/{name}"
 
 
 def _protocol_dir():
     """protocol/ of the repository, or the copy in an sdist."""
-    for path in (os.path.join(HERE, "..", "..", "protocol"), os.path.join(HERE, "protocol")):
+    for path in (os.path.join(HERE, "protocol"), os.path.join(HERE, "..", "..", "protocol")):
         if os.path.exists(os.path.join(path, "mailbox_layout.h")):
             return path
     return None
@@ -64,6 +65,8 @@ def _protocol_dir():
 def _compile_fastpath(out_dir):
     """Compiles mogen/_fastpath.c into out_dir; returns its path, or None
     (saying why on stderr) when NumPy, the headers or a compiler is missing."""
+    if sys.implementation.name != "cpython":
+        return _skip(f"it is written for CPython, not {sys.implementation.name}")
     try:
         import numpy
     except ImportError:
@@ -141,7 +144,7 @@ def build_sdist(sdist_directory, config_settings=None):
     with tarfile.open(os.path.join(sdist_directory, filename), "w:gz") as tar:
         for name in ["pyproject.toml", "README.md", "build_backend/mogen_build.py"]:
             tar.add(os.path.join(HERE, name), arcname=f"{base}/{name}")
-        for path, arc in _package_files():
+        for path, arc in _package_files(sources=True):
             tar.add(path, arcname=f"{base}/{arc}")
         protocol = _protocol_dir()
         if protocol is not None:

@@ -381,26 +381,35 @@ static PyObject *outputs_dict(const slot_arrays_t *s, npy_intp size)
     return y;
 }
 
+/* dict[key] = value, taking the reference to value (NULL: an error is set). */
+static int dict_put(PyObject *dict, PyObject *key, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    int rc = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
 /* The info dict of a batch taken from the mailbox: same keys, same order
  * as the pure-Python client's. Mailbox batches have no errors list (the
  * daemon posts no batch with a failed file, and would send it as BATCH). */
 static PyObject *batch_info(const posted_t *p, const slot_arrays_t *s)
 {
     PyObject *info = PyDict_New();
-    PyObject *values[7] = {PyLong_FromUnsignedLong(p->epoch), PyLong_FromUnsignedLong(p->batch),
-                           PyLong_FromUnsignedLong(p->size), PyLong_FromUnsignedLong(p->slot),
-                           PyList_New(0), owned_row_ids(s, p->size),
-                           owned_failed(s, p->size)};
-    PyObject *keys[7] = {key_epoch, key_batch, key_size, key_slot, key_errors, key_row_ids,
-                         key_failed};
-    int ok = info != NULL;
 
-    for (int i = 0; i < 7; i++) {
-        ok = ok && values[i] != NULL && PyDict_SetItem(info, keys[i], values[i]) == 0;
-        Py_XDECREF(values[i]);
+    /* Each value is made only once the ones before it are in. */
+    if (info == NULL
+        || dict_put(info, key_epoch, PyLong_FromUnsignedLong(p->epoch)) < 0
+        || dict_put(info, key_batch, PyLong_FromUnsignedLong(p->batch)) < 0
+        || dict_put(info, key_size, PyLong_FromUnsignedLong(p->size)) < 0
+        || dict_put(info, key_slot, PyLong_FromUnsignedLong(p->slot)) < 0
+        || dict_put(info, key_errors, PyList_New(0)) < 0
+        || dict_put(info, key_row_ids, owned_row_ids(s, p->size)) < 0
+        || dict_put(info, key_failed, owned_failed(s, p->size)) < 0) {
+        Py_XDECREF(info);
+        return NULL;
     }
-    if (!ok)
-        Py_CLEAR(info);
     return info;
 }
 
@@ -426,16 +435,16 @@ static PyObject *position_after(const mailbox_t *m, const posted_t *p)
 static PyObject *mailbox_next_batch(mailbox_t *m, PyObject *held_arg)
 {
     posted_t p;
-    long held = -1;
+    Py_ssize_t held = -1;
 
     if (mailbox_check_open(m) < 0)
         return NULL;
     if (held_arg != Py_None) {
-        held = PyLong_AsLong(held_arg);
+        held = PyLong_AsSsize_t(held_arg);
         if (held == -1 && PyErr_Occurred())
             return NULL;
-        if (held < 0 || held > (long)UINT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "held slot out of range");
+        if (held < 0 || held >= m->slot_count) {
+            PyErr_Format(PyExc_ValueError, "held slot %zd is not in the ring", held);
             return NULL;
         }
     }
@@ -449,11 +458,14 @@ static PyObject *mailbox_next_batch(mailbox_t *m, PyObject *held_arg)
         return NULL;
     }
     const slot_arrays_t *s = &m->slots[p.slot];
-    if ((npy_intp)p.size > s->rows) {
+    if ((uint64_t)p.size > (uint64_t)s->rows) {
         PyErr_Format(protocol_error, "BATCH size %u exceeds the slot's %zd", p.size,
                      (Py_ssize_t)s->rows);
         return NULL;
     }
+    /* From here the page says the batch is ours and the held slot is back.
+     * Should building the arrays fail (out of memory), the client gives
+     * the connection up, and the daemon frees every lease it had. */
     mailbox_mark_taken(m, p.posted);
     if (held >= 0)
         mailbox_push_release(m, (uint32_t)held);

@@ -21,6 +21,7 @@ import platform
 import select
 import socket
 import stat
+import sys
 
 import numpy as np
 
@@ -78,7 +79,10 @@ def _mailbox_by_default():
     orders its accesses to the page with atomics, so it works anywhere. The
     pure-Python one reads `posted` and then the entry with two plain loads,
     which only a CPU that keeps loads in order (x86) guarantees to see in
-    that order; Python has no memory barrier to ask for it."""
+    that order; Python has no memory barrier to ask for it. The page and
+    the ring are little-endian, as mogend writes them on the hosts it runs on."""
+    if sys.byteorder != "little":
+        return False
     return _fastpath is not None or platform.machine().lower() in ("x86_64", "amd64")
 
 
@@ -829,6 +833,7 @@ class Client:
         if self._mailbox is not None:
             self._mailbox.close()
             self._mailbox = self._mailbox_next = None
+        if self._mailbox_map is not None:
             self._mailbox_map.close()
             self._mailbox_map = None
         if self._mm is not None:
