@@ -18,7 +18,8 @@ Workload B: Fashion-MNIST PNGs (28x28 gray), batch 64, flip only: per-batch
 overhead dominates. mogen vs DataLoader.
 
 Also: the RELEASE+NEXT round trip with batch_size 1 (the Python client with
-its mailbox and over the socket, and the C client), the 1,000,000-row CSV
+its mailbox, step in C and in pure Python, and over the socket; the C
+client), the 1,000,000-row CSV
 load (build/bench/bench_csv) and the one-core decode vs decode+warp split (build/bench/bench_pipeline) when those exist.
 
 Nothing printed is a constant: every figure comes from this run.
@@ -259,7 +260,8 @@ def summary(results):
             check("daemon PSS growth over the same", f"{d:+.1f} MB", "flat (< 5 MB)",
                   abs(d) < 5)
     rtt = results.get("round_trip") or {}
-    for k, label in (("python_median_us", "Python client (mailbox)"),
+    python_way = "mailbox, step in C" if rtt.get("python_accelerated") else "mailbox"
+    for k, label in (("python_median_us", f"Python client ({python_way})"),
                      ("c_median_us", "C client (mailbox)")):
         if rtt.get(k) is not None:
             check(f"NEXT+RELEASE round trip, {label}, median", f"{rtt[k]:.1f} us",
@@ -444,11 +446,17 @@ def main():
         if "error" in rtt:
             print("  FAILED: " + rtt["error"])
         else:
-            way = "mailbox" if rtt.get("python_mailbox") else "socket (no mailbox granted)"
+            way = ("socket (no mailbox granted)" if not rtt.get("python_mailbox") else
+                   "mailbox, step in C" if rtt.get("python_accelerated") else
+                   "mailbox, pure Python: mogen._fastpath is not built")
             print(f"  Python client ({way}): median {rtt['python_median_us']:.1f} us, "
                   f"p90 {rtt['python_p90_us']:.1f} us; back to back "
                   f"{rtt['python_batches_per_s']:.0f} batches/s (runs: "
                   f"{', '.join(f'{v:.1f}' for v in rtt['python_runs_us'])})")
+            if "python_pure_median_us" in rtt:
+                print(f"  Python client, pure-Python mailbox (as without mogen._fastpath): "
+                      f"median {rtt['python_pure_median_us']:.1f} us (runs: "
+                      f"{', '.join(f'{v:.1f}' for v in rtt['python_pure_runs_us'])})")
             print(f"  Python client over the socket (mailbox=False): median "
                   f"{rtt['python_over_socket_median_us']:.1f} us (runs: "
                   f"{', '.join(f'{v:.1f}' for v in rtt['python_over_socket_runs_us'])})")

@@ -315,19 +315,26 @@ def run_mogen_rtt(spec):
     out = {"count": count, "pause_us": pause}
     try:
         # The default client (with its mailbox, where the daemon posts the
-        # next batch ahead), the same over the socket (mailbox=False), and
-        # the machine's Python floor (_socket_floor), alternated twice as
-        # for C below: the floor drifts on a shared machine.
+        # next batch ahead, and its step in C when mogen._fastpath is
+        # built), the same with the pure-Python page, the same over the
+        # socket (mailbox=False), and the machine's Python floor
+        # (_socket_floor), alternated twice as for C below: the floor
+        # drifts on a shared machine.
         client = mogen.Client(sock, "train", copy=False)
+        fastpath, mogen.client._fastpath = mogen.client._fastpath, None
+        pure = mogen.Client(sock, "train", copy=False)
+        mogen.client._fastpath = fastpath
         over_socket = mogen.Client(sock, "train", copy=False, mailbox=False)
         out["python_mailbox"] = client.welcome.get("mailbox") is True
+        out["python_accelerated"] = client._mailbox_next is not None
         for _ in range(20):
             client.next_batch()
+            pure.next_batch()
             over_socket.next_batch()
-        runs = {"python": [], "socket": [], "floor": []}
+        runs = {"python": [], "pure": [], "socket": [], "floor": []}
         times = []
         for _ in range(2):
-            for name, c in (("python", client), ("socket", over_socket)):
+            for name, c in (("python", client), ("pure", pure), ("socket", over_socket)):
                 run = []
                 for _ in range(count):
                     time.sleep(pause / 1e6)
@@ -340,6 +347,8 @@ def run_mogen_rtt(spec):
             runs["floor"].append(_socket_floor(count, pause))
         times.sort()
         out["python_median_us"] = median(runs["python"])
+        out["python_pure_median_us"] = median(runs["pure"])
+        out["python_pure_runs_us"] = runs["pure"]
         out["python_p90_us"] = times[int(0.9 * (len(times) - 1))]
         out["python_over_socket_median_us"] = median(runs["socket"])
         out["python_over_socket_runs_us"] = runs["socket"]
@@ -355,6 +364,7 @@ def run_mogen_rtt(spec):
             n += 1
         out["python_batches_per_s"] = n / (time.perf_counter() - t0)
         client.close()
+        pure.close()
         # Over the socket, but RELEASE of the previous slot sent after BATCH
         # arrived, so that the daemon's refill of that slot (a job sent to a
         # worker) happens after its reply instead of before it.
