@@ -153,6 +153,8 @@ PY_FASTPATH_SRC = client/python/mogen/_fastpath.c protocol/mailbox_layout.h
 # newer release of theirs must not fail the build. NumPy's config header
 # is part of the check, so that another NumPy rebuilds the module.
 python-fastpath:
+	$(Q)[ -x "$$(command -v $(PYTHON))" ] || { echo "$(PYTHON) is not there: run make deps" \
+		"first, or make python-fastpath PYTHON=/usr/bin/python3" >&2; exit 1; }
 	$(Q)out=client/python/mogen/_fastpath$$($(PYTHON) -c \
 		'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') || exit 1; \
 	py_inc=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \

@@ -6,11 +6,13 @@ client builds from the same slot."""
 
 import mmap
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-import harness  # noqa: F401  (puts client/python on sys.path)
+import harness  # puts client/python on sys.path
 import mogen
 from mogen import client as client_module
 from mogen.errors import ProtocolError
@@ -291,3 +293,15 @@ def test_arrays_outlive_the_mailbox_and_the_client_keeps_a_view_alive():
     del slots
     assert np.array_equal(x, expected)
     page.close()
+
+
+@needs_c
+@pytest.mark.parametrize("value,expected", [("1", False), ("0", True), ("", True)])
+def test_mogen_pure_python_set_to_1_turns_the_c_step_off(value, expected):
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import mogen; "
+            "print(mogen.accelerated())")
+    env = dict(os.environ, MOGEN_PURE_PYTHON=value)
+    out = subprocess.run([sys.executable, "-c", code, str(harness.REPO / "client" / "python")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(expected)

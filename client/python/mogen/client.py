@@ -67,7 +67,7 @@ _MAILBOX_RELEASES = 64
 # The mailbox step in C (_fastpath.c), when it was built for this Python
 # and NumPy; MOGEN_PURE_PYTHON=1 leaves the pure-Python _PageMailbox.
 _fastpath = None
-if not os.environ.get("MOGEN_PURE_PYTHON"):
+if os.environ.get("MOGEN_PURE_PYTHON", "0") in ("", "0"):
     try:
         from . import _fastpath
     except ImportError:  # not built, or built for another NumPy
@@ -87,8 +87,10 @@ def _mailbox_by_default():
 
 
 def accelerated():
-    """True when clients take batches through the C mailbox step
-    (mogen._fastpath), False when they use the pure-Python one."""
+    """True when mogen._fastpath imported, so that clients with a mailbox
+    take their batches through the C step; False when they use the
+    pure-Python page (the module is not built or does not import, or
+    MOGEN_PURE_PYTHON=1)."""
     return _fastpath is not None
 
 
