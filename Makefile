@@ -70,8 +70,8 @@ FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 
-.PHONY: all test unit sanitize sanitize-pytest pytest deps demo bench install clean fuzz \
-	python-fastpath
+.PHONY: all test unit sanitize sanitize-pytest sanitize-python pytest deps demo bench install \
+	clean fuzz python-fastpath
 
 EXAMPLES = $(BUILD)/examples/sum_batch $(BUILD)/examples/sum_batch_shared
 
@@ -149,13 +149,16 @@ $(BUILD)/tools/%: $(call obj,tests/tools/%.c) $(CORE_LIB) $(CLIENT_LIB)
 # it (docs/python.md). The file name depends on the interpreter, known only
 # once deps has made .venv, hence a shell check rather than a make rule.
 PY_FASTPATH_SRC = client/python/mogen/_fastpath.c protocol/mailbox_layout.h
+PY_FASTPATH_DIR ?= client/python/mogen
+PY_FASTPATH_CFLAGS = $(CFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer)
 # Python's and NumPy's headers come in as system headers: a warning in a
 # newer release of theirs must not fail the build. NumPy's config header
 # is part of the check, so that another NumPy rebuilds the module.
 python-fastpath:
 	$(Q)[ -x "$$(command -v $(PYTHON))" ] || { echo "$(PYTHON) is not there: run make deps" \
 		"first, or make python-fastpath PYTHON=/usr/bin/python3" >&2; exit 1; }
-	$(Q)out=client/python/mogen/_fastpath$$($(PYTHON) -c \
+	$(Q)out=$(PY_FASTPATH_DIR)/_fastpath$$($(PYTHON) -c \
 		'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') || exit 1; \
 	py_inc=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
 	np_inc=$$($(PYTHON) -c 'import numpy; print(numpy.get_include())') || exit 1; \
@@ -164,7 +167,7 @@ python-fastpath:
 	done; \
 	[ -z "$$stale" ] && exit 0; \
 	printf '%-4s %s\n' CC "$$out"; \
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared -Iprotocol -isystem "$$py_inc" \
+	$(CC) -std=c11 $(WARN) $(PY_FASTPATH_CFLAGS) -fPIC -shared -Iprotocol -isystem "$$py_inc" \
 		-isystem "$$np_inc" -o "$$out" client/python/mogen/_fastpath.c
 
 # libFuzzer targets: each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
@@ -234,6 +237,24 @@ sanitize-pytest: python-fastpath
 	$(Q)$(SAN_MAKE) all $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TOOL_BINS))
 	$(Q)MOGEN_BUILD=$(abspath $(BUILD)/sanitize) MOGEN_SANITIZED=1 $(PYTHON) -m pytest -q -rs tests/e2e
 
+# The Python client's C step under ASan+UBSan: built beside a copy of the
+# package in $(BUILD)/sanitize/python, and loaded into $(PYTHON) with the
+# sanitizer runtimes preloaded (leak checks off: CPython keeps memory to
+# the end by design), for its own tests and the mailbox tests against the
+# sanitized daemon.
+SAN_PYTHON = $(BUILD)/sanitize/python
+sanitize-python:
+	$(Q)$(SAN_MAKE) all
+	@mkdir -p $(SAN_PYTHON)/mogen
+	$(Q)cp client/python/mogen/*.py $(SAN_PYTHON)/mogen/
+	$(Q)$(MAKE) --no-print-directory python-fastpath PY_FASTPATH_DIR=$(SAN_PYTHON)/mogen \
+		SANITIZER=address,undefined CFLAGS="-O1 -g"
+	$(Q)MOGEN_CLIENT_PYTHON=$(abspath $(SAN_PYTHON)) MOGEN_BUILD=$(abspath $(BUILD)/sanitize) \
+		MOGEN_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 \
+		LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		$(PYTHON) -m pytest -q -rs -p no:cacheprovider --capture=sys tests/e2e/test_python_fastpath.py \
+		tests/e2e/test_mailbox.py
+
 pytest: all $(TOOL_BINS) python-fastpath
 	$(Q)MOGEN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/e2e
 
@@ -247,6 +268,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory sanitize
 	@echo "== end-to-end tests against an ASan+UBSan build =="
 	$(Q)$(MAKE) --no-print-directory sanitize-pytest
+	@echo "== the Python client's C step under ASan+UBSan =="
+	$(Q)$(MAKE) --no-print-directory sanitize-python
 	@echo "== fuzzing ($(FUZZ_SECONDS) s per target) =="
 	$(Q)$(MAKE) --no-print-directory fuzz
 	@echo "== end-to-end tests (pytest, real mogend) =="

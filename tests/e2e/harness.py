@@ -22,7 +22,10 @@ SANITIZED = os.environ.get("MOGEN_SANITIZED") == "1"
 SHARED = REPO.parent / "shared"
 CLOTHING = SHARED / "data" / "clothing"
 
-sys.path.insert(0, str(REPO / "client" / "python"))
+# The Python client under test: the repository's, or (make sanitize-python)
+# a copy whose C step carries ASan+UBSan.
+CLIENT_PYTHON = pathlib.Path(os.environ.get("MOGEN_CLIENT_PYTHON", REPO / "client" / "python"))
+sys.path.insert(0, str(CLIENT_PYTHON))
 
 
 def binary(name):

@@ -301,7 +301,7 @@ def test_mogen_pure_python_set_to_1_turns_the_c_step_off(value, expected):
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import mogen; "
             "print(mogen.accelerated())")
     env = dict(os.environ, MOGEN_PURE_PYTHON=value)
-    out = subprocess.run([sys.executable, "-c", code, str(harness.REPO / "client" / "python")],
+    out = subprocess.run([sys.executable, "-c", code, str(harness.CLIENT_PYTHON)],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(expected)
