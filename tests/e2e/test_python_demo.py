@@ -2,6 +2,7 @@
 training through mogen.torch, mogenctl status, clean SIGTERM."""
 
 import os
+import re
 import sys
 
 from conftest import BUILD, REPO, require_binary
@@ -22,7 +23,11 @@ def test_quick_demo_beats_the_majority_baseline(tmp_path):
     text = "\n".join(lines)
     assert len(history) == 2 and all(h["images"] == 3000 for h in history), text
     assert "mogend stopped with status 0" in text
-    assert "STREAM" in text or "train" in text  # mogenctl status was shown
+    # mogenctl status, shown halfway through the first epoch, lists the
+    # trainer's connection to the train stream, taking batches by mailbox.
+    status = text[text.index("$ mogenctl status"):text.index("epoch 1:")]
+    assert re.search(r"^CLIENT +STREAM +LEASED +BATCHES +WAITING +MAILBOX", status, re.M), status
+    assert re.search(r"^\d+ +train +\d+ +\d+ +(yes|no) +yes ", status, re.M), status
     for h in history:
         assert set(h["metrics"]) == {"category_output", "group_output"}
     # run() itself raises unless both outputs beat their majority baseline by 5 points.

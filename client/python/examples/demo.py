@@ -11,7 +11,8 @@ one to keep), start `mogend --config CFG` and wait until its socket accepts,
 print the rows each stream serves and the image files mogend dropped as
 missing, train through mogen.torch for a bounded time while printing
 per-output validation loss and accuracy beside the majority-class baseline
-and the data rate, show `mogenctl status` once, then SIGTERM the daemon,
+and the data rate, show `mogenctl status` once halfway through the first
+epoch (so that it lists the trainer's connection), then SIGTERM the daemon,
 require a clean exit and repeat mogend's warnings and errors from its log. The
 daemon is stopped on every path, including errors and Ctrl-C; the exit status
 is non-zero if anything failed.
@@ -256,8 +257,9 @@ def evaluate(model, val, names):
     return {k: (loss[k] / n, correct[k] / n) for k in names}, n, time.monotonic() - t0
 
 
-def train(sock, ds, epochs, budget, log=print, lr=2e-3):
-    """Trains for up to `epochs` epochs or `budget` seconds through mogen.torch.
+def train(sock, ds, epochs, budget, log=print, lr=2e-3, halfway=None):
+    """Trains for up to `epochs` epochs or `budget` seconds through mogen.torch,
+    calling halfway() (if given) once, halfway through the first epoch.
 
     Returns a list of per-epoch dicts (metrics, images, rates) and the baselines.
     """
@@ -310,6 +312,9 @@ def train(sock, ds, epochs, budget, log=print, lr=2e-3):
                 running += loss.item()
                 steps += 1
                 images += x.shape[0]
+                if halfway is not None and steps == max(1, train_ds.steps_per_epoch // 2):
+                    halfway()
+                    halfway = None
                 if time.monotonic() - start > budget:
                     stopped_early = True
                     it.close()
@@ -411,8 +416,8 @@ def run(build, data=None, quick=False, epochs=None, budget=None, train_rows=None
         daemon.wait_ready()
         log(f"mogend serving on {sock} after {time.monotonic() - t0:.1f} s")
         show_streams(sock, log=log)
-        history, base = train(sock, ds, epochs, budget, log=log)
-        show_status(mogenctl, sock, log=log)
+        history, base = train(sock, ds, epochs, budget, log=log,
+                              halfway=lambda: show_status(mogenctl, sock, log=log))
         ok = True
     finally:
         rc = daemon.stop()
