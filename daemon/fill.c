@@ -17,6 +17,14 @@
 #include "internal.h"
 #include "pipeline.h"
 
+/*
+ * Files a worker keeps open ahead of the one it decodes, each with the
+ * kernel asked to read it (pipeline_open_file): with a cold page cache the
+ * disk then has that many reads to do at once instead of one. Bounded so
+ * that a large batch does not hold a large number of fds.
+ */
+#define FILL_READ_AHEAD 32
+
 /* Pointers to the tensors of one slot, looked up once per job. */
 typedef struct fill_target {
     uint8_t *images;
@@ -68,6 +76,7 @@ void fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job
     uint8_t **labels = mogen_calloc(ds->output_count + 1, sizeof(*labels));
     size_t *label_bytes = mogen_calloc(ds->output_count + 1, sizeof(*label_bytes));
     fill_target_t t;
+    int ahead[FILL_READ_AHEAD]; /* fds of the files opened ahead, by sample index mod the size */
     uint32_t count, ok = 0;
 
     t.images = fill_tensor(feed, slot, "x");
@@ -84,18 +93,23 @@ void fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job
     memset(report, 0, sizeof(*report));
     count = scheduler_batch_rows(&feed->scheduler, job->epoch, job->batch, batch_rows);
 
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0, opened = 0; i < count; i++) {
         uint32_t row = batch_rows[i];
         augment_params_t aug;
         char err[FILL_REASON_MAX];
         int rc;
 
+        /* Keep the next FILL_READ_AHEAD files open and being read. Each fd
+         * opened is used, and closed, by pipeline_run_fd() below. */
+        for (; opened < count && opened < i + FILL_READ_AHEAD; opened++)
+            ahead[opened % FILL_READ_AHEAD] =
+                pipeline_open_file(dataset_row_path(rows, batch_rows[opened]));
         if (feed->config->augment)
             augment_draw(&d->config->augment, d->config->seed, job->epoch, rows->csv_row[row], &aug);
         else
             augment_identity(&aug);
-        rc = pipeline_run_file(pipeline, dataset_row_path(rows, row), &aug,
-                               t.images + (size_t)i * t.sample_bytes, err, sizeof(err));
+        rc = pipeline_run_fd(pipeline, ahead[i % FILL_READ_AHEAD], &aug,
+                             t.images + (size_t)i * t.sample_bytes, err, sizeof(err));
         t.row_ids[i] = rows->csv_row[row];
         for (size_t o = 0; o < ds->output_count; o++)
             dataset_encode_label(ds, rows, o, row, labels[o] + (size_t)i * label_bytes[o]);

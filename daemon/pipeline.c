@@ -276,23 +276,32 @@ static ssize_t pipeline_read_all(pipeline_t *p, int fd, size_t size)
     return (ssize_t)got;
 }
 
-int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *aug, void *out,
-                      char *err, size_t errlen)
+int pipeline_open_file(const char *path)
+{
+    /*
+     * O_NONBLOCK: a path that became a FIFO since the load would block
+     * open() until a writer came, and the worker with it; pipeline_run_fd()
+     * then refuses it; a regular file gets its blocking reads back.
+     */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0)
+        return -errno;
+    /* Only advice: a file system that cannot read ahead is read as before. */
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    return fd;
+}
+
+int pipeline_run_fd(pipeline_t *p, int fd, const augment_params_t *aug, void *out, char *err,
+                    size_t errlen)
 {
     struct stat st;
     ssize_t got;
-    int fd, rc;
+    int rc;
 
-    /*
-     * O_NONBLOCK: a path that became a FIFO since the load would block
-     * open() until a writer came, and the worker with it; the check below
-     * then refuses it; a regular file gets its blocking reads back.
-     */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        rc = -errno;
-        errbuf_printf(err, errlen, "%s", strerror(-rc));
-        return rc;
+        errbuf_printf(err, errlen, "%s", strerror(-fd));
+        return fd;
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
@@ -326,4 +335,10 @@ int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *a
         return (int)got;
     }
     return pipeline_run(p, p->file_buf, (size_t)got, aug, out, err, errlen);
+}
+
+int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *aug, void *out,
+                      char *err, size_t errlen)
+{
+    return pipeline_run_fd(p, pipeline_open_file(path), aug, out, err, errlen);
 }

@@ -42,6 +42,22 @@ int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_
                  void *out, char *err, size_t errlen);
 
 /*
+ * Opens path for pipeline_run_fd() and asks the kernel to start reading it
+ * (POSIX_FADV_WILLNEED): a worker opens the next files of its batch this way
+ * while it decodes, so that a cold page cache is read many files at a time
+ * instead of one. Returns the fd, or a negative errno for pipeline_run_fd()
+ * to report.
+ */
+int pipeline_open_file(const char *path);
+
+/*
+ * pipeline_run_file() on what pipeline_open_file() returned, which it
+ * closes: a negative errno is reported as pipeline_run_file() would have.
+ */
+int pipeline_run_fd(pipeline_t *p, int fd, const augment_params_t *aug, void *out, char *err,
+                    size_t errlen);
+
+/*
  * Reads the file at path (honouring max_file_bytes before reading) into the
  * pipeline's reusable buffer and runs pipeline_run() on it. Errors as above,
  * plus -ENOENT etc. from opening ("No such file or directory").

@@ -246,6 +246,42 @@ def test_failed_files_are_reported_and_replaced_so_batches_stay_full(dataset):
     assert any("img0003.png" in e["path"] for e in status["errors"]["recent"])
 
 
+def test_each_sample_of_a_batch_wider_than_the_read_ahead_is_its_own_file(tmp_path):
+    """A worker keeps 32 files open ahead of the one it decodes (fill.c,
+    FILL_READ_AHEAD). In a batch of 80, with files failing on both sides of
+    the window's edges, every sample must still be its own file: its
+    colour, its row id, its failure flag."""
+    names = make_images(tmp_path / "images", 80)
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
+    broken = {31: "not an image", 32: "not an image", 40: "a directory", 63: "not an image",
+              64: "not an image"}
+    with Mogend(tmp_path, config(tmp_path, batch_size=80, shuffle=False, slots=2),
+                workers=1) as d:
+        for i, what in broken.items():  # after the load, which checks the paths exist
+            path = tmp_path / "images" / names[i]
+            path.unlink()
+            if what == "a directory":
+                path.mkdir()
+            else:
+                path.write_bytes(b"this is not an image")
+        client = mogen.Client(d.socket, "train", timeout=20)
+        for _ in range(3):  # the two slots filled before the files broke, then a fresh one
+            x, y, info = client.next_batch()
+        client.close()
+    # A failed sample is a copy of the next good one, row id included.
+    stand_in = {31: 33, 32: 33, 40: 41, 63: 65, 64: 65}
+    assert info["size"] == 80
+    assert info["row_ids"].tolist() == [stand_in.get(i, i) for i in range(80)]
+    assert [i for i in range(80) if info["failed"][i]] == sorted(broken)
+    assert sorted((e["row"], e["reason"] == "not a regular file") for e in info["errors"]) == \
+        [(i, broken[i] == "a directory") for i in sorted(broken)]
+    for i in range(80):  # a solid colour from its index (harness.make_images), resized
+        k = stand_in.get(i, i)
+        want = ((k * 37) % 256, (k * 91) % 256, (k * 53 + 7) % 256)
+        assert np.abs(x[i, 8, 8].astype(int) - want).max() <= 1, (i, x[i, 8, 8], want)
+
+
 def test_a_file_failing_every_epoch_is_reported_once(tmp_path):
     names = make_images(tmp_path / "images", 6)
     (tmp_path / "images" / names[4]).write_bytes(b"not an image at all")

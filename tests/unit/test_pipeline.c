@@ -9,10 +9,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spng.h>
@@ -522,6 +524,53 @@ static void pixel_limit_is_checked_from_the_header(void **state)
     free(px);
 }
 
+/* pipeline_open_file() + pipeline_run_fd(), as fill.c uses them: the fd
+ * decodes as the path would, an open error travels as a negative errno to
+ * be reported, and a FIFO neither blocks the open nor decodes. */
+static void open_file_then_run_fd_behaves_as_run_file(void **state)
+{
+    uint32_t w = 20, h = 20;
+    uint8_t *px = rgb_pattern(w, h), *out;
+    size_t len;
+    uint8_t *png = make_png(px, w, h, SPNG_COLOR_TYPE_TRUECOLOR, &len);
+    image_config_t img = config(w, h);
+    char path[] = "/tmp/mogen-test-XXXXXX", fifo[] = "/tmp/mogen-fifo-XXXXXX", err[256];
+    pipeline_t *p;
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, png, len), (ssize_t)len);
+    close(fd);
+    assert_non_null(mkdtemp(fifo));
+    assert_int_equal(rmdir(fifo), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    out = malloc(pipeline_sample_bytes(&img));
+    assert_int_equal(pipeline_create(&p, &img), 0);
+
+    fd = pipeline_open_file(path);
+    assert_true(fd >= 0);
+    assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), 0);
+    assert_memory_equal(out, px, (size_t)w * h * 3);
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* run_fd closed it */
+
+    fd = pipeline_open_file("/nonexistent/x.jpg");
+    assert_int_equal(fd, -ENOENT);
+    assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), -ENOENT);
+    assert_string_equal(err, "No such file or directory");
+
+    fd = pipeline_open_file(fifo);
+    assert_true(fd >= 0);
+    assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "not a regular file");
+
+    pipeline_free(p);
+    unlink(fifo);
+    unlink(path);
+    free(out);
+    free(png);
+    free(px);
+}
+
 static void run_file_checks_size_and_reports_open_errors(void **state)
 {
     uint32_t w = 20, h = 20;
@@ -870,6 +919,7 @@ int main(void)
         cmocka_unit_test(corrupt_files_are_errors_with_the_decoder_reason),
         cmocka_unit_test(pixel_limit_is_checked_from_the_header),
         cmocka_unit_test(run_file_checks_size_and_reports_open_errors),
+        cmocka_unit_test(open_file_then_run_fd_behaves_as_run_file),
         cmocka_unit_test(dct_scale_is_the_largest_reduction_that_covers),
         cmocka_unit_test(float32_nchw_applies_scale_and_offset),
         cmocka_unit_test(uint8_nchw_is_planar),
