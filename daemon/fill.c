@@ -9,6 +9,7 @@
  * same batch that succeeded, flagged in the errors tensor, so that batches
  * stay full and the model never trains on garbage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,10 +19,11 @@
 #include "pipeline.h"
 
 /*
- * Files a worker keeps open ahead of the one it decodes, each with the
- * kernel asked to read it (pipeline_open_file): with a cold page cache the
- * disk then has that many reads to do at once instead of one. Bounded so
- * that a large batch does not hold a large number of fds.
+ * Files a worker keeps open, the one it decodes and the next ones of its
+ * batch, each with the kernel asked to read it (pipeline_open_file): with
+ * a cold page cache the disk then has that many reads to do at once
+ * instead of one. Bounded so that a large batch does not hold a large
+ * number of fds.
  */
 #define FILL_READ_AHEAD 32
 
@@ -99,11 +101,17 @@ void fill_batch(feed_t *feed, struct pipeline *pipeline, const worker_job_t *job
         char err[FILL_REASON_MAX];
         int rc;
 
-        /* Keep the next FILL_READ_AHEAD files open and being read. Each fd
-         * opened is used, and closed, by pipeline_run_fd() below. */
-        for (; opened < count && opened < i + FILL_READ_AHEAD; opened++)
-            ahead[opened % FILL_READ_AHEAD] =
-                pipeline_open_file(dataset_row_path(rows, batch_rows[opened]));
+        /* Keep this file and the next ones open and being read. Each fd
+         * opened is used, and closed, by pipeline_run_fd() below. Out of
+         * fds (a small LimitNOFILE), the files ahead wait for their turn,
+         * when the ones before are closed; only the file due now takes
+         * the error. */
+        for (; opened < count && opened < i + FILL_READ_AHEAD; opened++) {
+            int fd = pipeline_open_file(pipeline, dataset_row_path(rows, batch_rows[opened]));
+            if ((fd == -EMFILE || fd == -ENFILE) && opened > i)
+                break;
+            ahead[opened % FILL_READ_AHEAD] = fd;
+        }
         if (feed->config->augment)
             augment_draw(&d->config->augment, d->config->seed, job->epoch, rows->csv_row[row], &aug);
         else

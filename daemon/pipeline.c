@@ -276,7 +276,7 @@ static ssize_t pipeline_read_all(pipeline_t *p, int fd, size_t size)
     return (ssize_t)got;
 }
 
-int pipeline_open_file(const char *path)
+int pipeline_open_file(const pipeline_t *p, const char *path)
 {
     /*
      * O_NONBLOCK: a path that became a FIFO since the load would block
@@ -287,8 +287,10 @@ int pipeline_open_file(const char *path)
 
     if (fd < 0)
         return -errno;
-    /* Only advice: a file system that cannot read ahead is read as before. */
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    /* Only advice: a file system that cannot read ahead is read as before.
+     * Bounded, since the kernel would read a whole huge file that
+     * pipeline_run_fd() then refuses for its size. */
+    (void)posix_fadvise(fd, 0, (off_t)p->img.max_file_bytes, POSIX_FADV_WILLNEED);
     return fd;
 }
 
@@ -340,5 +342,5 @@ int pipeline_run_fd(pipeline_t *p, int fd, const augment_params_t *aug, void *ou
 int pipeline_run_file(pipeline_t *p, const char *path, const augment_params_t *aug, void *out,
                       char *err, size_t errlen)
 {
-    return pipeline_run_fd(p, pipeline_open_file(path), aug, out, err, errlen);
+    return pipeline_run_fd(p, pipeline_open_file(p, path), aug, out, err, errlen);
 }

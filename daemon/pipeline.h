@@ -43,12 +43,13 @@ int pipeline_run(pipeline_t *p, const uint8_t *bytes, size_t len, const augment_
 
 /*
  * Opens path for pipeline_run_fd() and asks the kernel to start reading it
- * (POSIX_FADV_WILLNEED): a worker opens the next files of its batch this way
+ * (POSIX_FADV_WILLNEED, at most max_file_bytes of it: a larger file is
+ * refused unread): a worker opens the next files of its batch this way
  * while it decodes, so that a cold page cache is read many files at a time
  * instead of one. Returns the fd, or a negative errno for pipeline_run_fd()
  * to report.
  */
-int pipeline_open_file(const char *path);
+int pipeline_open_file(const pipeline_t *p, const char *path);
 
 /*
  * pipeline_run_file() on what pipeline_open_file() returned, which it

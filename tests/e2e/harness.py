@@ -8,6 +8,7 @@ and left neither its socket nor its named shared memory behind.
 import json
 import os
 import pathlib
+import resource
 import signal
 import socket
 import struct
@@ -89,7 +90,8 @@ def write_csv(path, header, rows):
 class Mogend:
     """One daemon process. Use as a context manager or call stop()."""
 
-    def __init__(self, tmp_path, config, workers=None, extra_args=(), wait=True):
+    def __init__(self, tmp_path, config, workers=None, extra_args=(), wait=True,
+                 open_files=None):
         self.dir = pathlib.Path(tmp_path)
         self.socket = str(self.dir / "mogen.sock")
         config = dict(config)
@@ -101,9 +103,13 @@ class Mogend:
         self.config_path.write_text(json.dumps(config, indent=2))
         self.log_path = self.dir / "mogend.log"
         self.log = open(self.log_path, "w")
+        # open_files: the daemon's open-file limit (soft and hard), to run
+        # it as under a small LimitNOFILE.
+        limit = None if open_files is None else (lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (open_files, open_files)))
         self.proc = subprocess.Popen(
             [str(binary("mogend")), "--config", str(self.config_path), *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit)
         if wait:
             self.wait_ready()
 

@@ -51,6 +51,9 @@ def test_worker_killed_mid_batch_loses_and_repeats_nothing(tmp_path):
         for k, (x, y, info) in enumerate(client.epoch()):
             seen.extend(int(r) for r in info["row_ids"])
             if k in (1, 5, 9):
+                # Give this slot back first: on a loaded machine the workers
+                # may have filled every other slot and be idle.
+                client.release()
                 os.kill(busy_worker_pid(d), signal.SIGKILL)
                 killed += 1
         client.close()
@@ -280,6 +283,46 @@ def test_each_sample_of_a_batch_wider_than_the_read_ahead_is_its_own_file(tmp_pa
         k = stand_in.get(i, i)
         want = ((k * 37) % 256, (k * 91) % 256, (k * 53 + 7) % 256)
         assert np.abs(x[i, 8, 8].astype(int) - want).max() <= 1, (i, x[i, 8, 8], want)
+
+
+def test_files_read_ahead_are_all_closed_and_a_small_fd_limit_fails_nothing(tmp_path):
+    """With an open-file limit of 16 a worker cannot open 32 files ahead:
+    the files it could not open early are opened when their turn comes, so
+    no sample fails. And once the workers are idle they hold as many fds
+    after many batches as after the first ones: none is left open."""
+    names = make_images(tmp_path / "images", 120)
+    write_csv(tmp_path / "train.csv", ["image", "label"],
+              [[n, ["cat", "dog", "bird"][i % 3]] for i, n in enumerate(names)])
+
+    def idle_worker_fds(d):
+        deadline = time.monotonic() + 10
+        while any(w["state"] != "idle" for w in mogen.status(d.socket)["workers"]):
+            assert time.monotonic() < deadline, "workers never went idle"
+            time.sleep(0.01)
+        return sorted(len(os.listdir(f"/proc/{pid}/fd")) for pid in d.worker_pids())
+
+    with Mogend(tmp_path, config(tmp_path, batch_size=60, shuffle=False, slots=3),
+                workers=2, open_files=16) as d:
+        client = mogen.Client(d.socket, "train", timeout=20)
+        seen = []
+        for _ in range(2):
+            x, y, info = client.next_batch()
+            seen.append(info)
+        before = idle_worker_fds(d)
+        for _ in range(8):
+            x, y, info = client.next_batch()
+            seen.append(info)
+        i = 119  # the last sample of the last batch: its own pixels
+        want = ((i * 37) % 256, (i * 91) % 256, (i * 53 + 7) % 256)
+        assert np.abs(x[59, 8, 8].astype(int) - want).max() <= 1
+        after = idle_worker_fds(d)
+        client.close()
+    assert after == before
+    assert max(after) < 16
+    for info in seen:
+        assert info["errors"] == [] and not info["failed"].any(), info["errors"]
+        first = info["batch"] * 60
+        assert info["row_ids"].tolist() == list(range(first, first + 60))
 
 
 def test_a_file_failing_every_epoch_is_reported_once(tmp_path):

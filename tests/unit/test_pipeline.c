@@ -547,18 +547,18 @@ static void open_file_then_run_fd_behaves_as_run_file(void **state)
     out = malloc(pipeline_sample_bytes(&img));
     assert_int_equal(pipeline_create(&p, &img), 0);
 
-    fd = pipeline_open_file(path);
+    fd = pipeline_open_file(p, path);
     assert_true(fd >= 0);
     assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), 0);
     assert_memory_equal(out, px, (size_t)w * h * 3);
     assert_int_equal(fcntl(fd, F_GETFD), -1); /* run_fd closed it */
 
-    fd = pipeline_open_file("/nonexistent/x.jpg");
+    fd = pipeline_open_file(p, "/nonexistent/x.jpg");
     assert_int_equal(fd, -ENOENT);
     assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), -ENOENT);
     assert_string_equal(err, "No such file or directory");
 
-    fd = pipeline_open_file(fifo);
+    fd = pipeline_open_file(p, fifo);
     assert_true(fd >= 0);
     assert_int_equal(pipeline_run_fd(p, fd, NULL, out, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "not a regular file");
